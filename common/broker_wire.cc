@@ -1,0 +1,152 @@
+#include "common/broker_wire.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace virtiofsd {
+namespace {
+
+using Op = proto::Request::OpCase;
+using Result = proto::Reply::ResultCase;
+
+absl::Status SendMessage(FrameSocket& socket, const google::protobuf::MessageLite& message,
+                         absl::Span<const int> fds) {
+  std::string bytes;
+  if (!message.SerializeToString(&bytes)) {
+    return absl::InternalError("cannot serialise message");
+  }
+  return socket.Send(bytes, fds);
+}
+
+}  // namespace
+
+bool IsOneWay(Op op) {
+  return op == Op::kForget || op == Op::kBatchForget || op == Op::kInterrupt;
+}
+
+Result ExpectedResult(Op op) {
+  switch (op) {
+    case Op::kHandshake:
+      return Result::kHandshake;
+    case Op::kLookup:
+    case Op::kSymlink:
+    case Op::kMknod:
+    case Op::kMkdir:
+    case Op::kLink:
+      return Result::kEntry;
+    case Op::kGetattr:
+    case Op::kSetattr:
+      return Result::kAttr;
+    case Op::kReadlink:
+      return Result::kReadlink;
+    case Op::kOpen:
+      return Result::kOpen;
+    case Op::kCreate:
+    case Op::kTmpfile:
+      return Result::kCreate;
+    case Op::kOpendir:
+      return Result::kOpendir;
+    case Op::kReaddir:
+      return Result::kReaddir;
+    case Op::kStatfs:
+      return Result::kStatfs;
+    case Op::kGetxattr:
+    case Op::kListxattr:
+      return Result::kXattr;
+    case Op::kLseek:
+      return Result::kLseek;
+    case Op::kCopyFileRange:
+      return Result::kCopyFileRange;
+    case Op::kGetlk:
+      return Result::kGetlk;
+    case Op::kUnlink:
+    case Op::kRmdir:
+    case Op::kRename:
+    case Op::kRelease:
+    case Op::kFlush:
+    case Op::kFsync:
+    case Op::kReleasedir:
+    case Op::kFsyncdir:
+    case Op::kAccess:
+    case Op::kSetxattr:
+    case Op::kRemovexattr:
+    case Op::kFallocate:
+    case Op::kSyncfs:
+    case Op::kSetlk:
+      return Result::kEmpty;
+    case Op::kForget:
+    case Op::kBatchForget:
+    case Op::kInterrupt:
+    case Op::OP_NOT_SET:
+      break;
+  }
+  return Result::RESULT_NOT_SET;
+}
+
+int ReplyFdCount(const proto::Reply& reply) {
+  if (reply.error() != 0) return 0;
+  return reply.result_case() == Result::kOpen || reply.result_case() == Result::kCreate ? 1 : 0;
+}
+
+absl::Status SendRequest(FrameSocket& socket, const proto::Request& request) {
+  return SendMessage(socket, request, {});
+}
+
+absl::Status SendReply(FrameSocket& socket, const proto::Reply& reply, int fd) {
+  int expected = ReplyFdCount(reply);
+  if (expected != (fd >= 0 ? 1 : 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reply ", reply.id(), " must carry ", expected, " fds"));
+  }
+  if (fd >= 0) return SendMessage(socket, reply, {&fd, 1});
+  return SendMessage(socket, reply, {});
+}
+
+absl::StatusOr<proto::Request> DecodeRequest(Frame& frame) {
+  const size_t fd_count = frame.fds().size();
+  frame.fds().clear();
+  if (fd_count != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("request with ", fd_count, " fds"));
+  }
+  proto::Request request;
+  if (!request.ParseFromArray(frame.bytes().data(), static_cast<int>(frame.bytes().size()))) {
+    return absl::InvalidArgumentError("unparsable request");
+  }
+  if (request.op_case() == Op::OP_NOT_SET) {
+    return absl::InvalidArgumentError("request without an operation");
+  }
+  if ((request.id() == 0) != IsOneWay(request.op_case())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request id ", request.id(), " does not fit operation ",
+                     static_cast<int>(request.op_case())));
+  }
+  return request;
+}
+
+absl::StatusOr<BrokerResponse> DecodeReply(Frame& frame) {
+  std::vector<UniqueFd> fds = std::move(frame.fds());
+  frame.fds().clear();
+  BrokerResponse response;
+  proto::Reply& reply = response.reply;
+  if (!reply.ParseFromArray(frame.bytes().data(), static_cast<int>(frame.bytes().size()))) {
+    return absl::InvalidArgumentError("unparsable reply");
+  }
+  if (reply.id() == 0) return absl::InvalidArgumentError("reply without an id");
+  if (reply.error() < 0 || reply.error() > kMaxErrno) {
+    return absl::InvalidArgumentError(absl::StrCat("reply with errno ", reply.error()));
+  }
+  if ((reply.error() == 0) == (reply.result_case() == Result::RESULT_NOT_SET)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reply ", reply.id(), " must hold a result exactly when it succeeds"));
+  }
+  const size_t expected = ReplyFdCount(reply);
+  if (fds.size() != expected) {
+    return absl::InvalidArgumentError(absl::StrCat("reply ", reply.id(), " carried ",
+                                                   fds.size(), " fds, expected ", expected));
+  }
+  if (expected == 1) response.fd = std::move(fds[0]);
+  return response;
+}
+
+}  // namespace virtiofsd
