@@ -13,6 +13,8 @@ packages=(
   clang-14 libclang-rt-14-dev
   # End-to-end tests: a real QEMU guest (and QEMU's C virtiofsd as the peer).
   qemu-system-x86 busybox-static
+  # Test tooling: tools/ci_summary.py.
+  python3
 )
 
 missing=()
