@@ -42,11 +42,10 @@ absl::Status BrokerClient::Submit(proto::Request request, Done done) {
 absl::StatusOr<BrokerResponse> BrokerClient::Call(proto::Request request) {
   absl::StatusOr<BrokerResponse> result;
   absl::Notification replied;
-  VFSD_RETURN_IF_ERROR(Submit(std::move(request),
-                              [&](absl::StatusOr<BrokerResponse> response) {
-                                result = std::move(response);
-                                replied.Notify();
-                              }));
+  VFSD_RETURN_IF_ERROR(Submit(std::move(request), [&](absl::StatusOr<BrokerResponse> response) {
+    result = std::move(response);
+    replied.Notify();
+  }));
   replied.WaitForNotification();
   return result;
 }
@@ -110,8 +109,8 @@ void BrokerClient::ReceiveLoop() {
     const proto::Reply& reply = response->reply;
     if (reply.error() == 0 && reply.result_case() != ExpectedResult(pending.op)) {
       absl::Status mismatch = absl::UnavailableError(
-          absl::StrCat("broker answered operation ", static_cast<int>(pending.op),
-                       " with result ", static_cast<int>(reply.result_case())));
+          absl::StrCat("broker answered operation ", static_cast<int>(pending.op), " with result ",
+                       static_cast<int>(reply.result_case())));
       std::move(pending.done)(mismatch);
       Fail(mismatch);
       return;

@@ -45,7 +45,8 @@ class FakeBroker {
   using Misbehave = std::function<void(FrameSocket&, const proto::Request&)>;
 
   explicit FakeBroker(FrameSocket socket, Misbehave misbehave = nullptr)
-      : socket_(std::move(socket)), misbehave_(std::move(misbehave)),
+      : socket_(std::move(socket)),
+        misbehave_(std::move(misbehave)),
         thread_([this] { Serve(); }) {}
   ~FakeBroker() {
     socket_.Shutdown();
@@ -167,17 +168,17 @@ TEST_F(BrokerClientTest, TenThousandPipelinedRequestsFromFourThreads) {
       for (int i = 0; i < kPerThread; ++i) {
         const uint64_t node = static_cast<uint64_t>(t) * 1000000 + i;
         const bool open = i % 10 == 0;
-        ASSERT_OK(client_->Submit(
-            open ? Open(node) : Getattr(node),
-            [&, node, open](absl::StatusOr<BrokerResponse> response) {
-              if (response.ok()) {
-                const uint64_t got = open ? response->reply.open().handle()
-                                          : response->reply.attr().attr().ino();
-                if (got == node) ++matched;
-                if (response->fd.valid()) ++with_fd;
-              }
-              replies.DecrementCount();
-            }));
+        ASSERT_OK(client_->Submit(open ? Open(node) : Getattr(node),
+                                  [&, node, open](absl::StatusOr<BrokerResponse> response) {
+                                    if (response.ok()) {
+                                      const uint64_t got =
+                                          open ? response->reply.open().handle()
+                                               : response->reply.attr().attr().ino();
+                                      if (got == node) ++matched;
+                                      if (response->fd.valid()) ++with_fd;
+                                    }
+                                    replies.DecrementCount();
+                                  }));
       }
     });
   }
@@ -257,42 +258,43 @@ proto::Reply AttrReply(uint64_t id) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, HostileBrokerTest,
-    ::testing::Values(
-        HostileCase{"garbage",
-                    [](FrameSocket& s, const proto::Request&) { (void)s.Send("\xff\xfe garbage"); }},
-        HostileCase{"unknown_id",
-                    [](FrameSocket& s, const proto::Request& r) {
-                      SendWithFds(s, AttrReply(r.id() + 1000), 0);
-                    }},
-        HostileCase{"fd_on_a_reply_without_fds",
-                    [](FrameSocket& s, const proto::Request& r) {
-                      SendWithFds(s, AttrReply(r.id()), 1);
-                    }},
-        HostileCase{"wrong_result_kind",
-                    [](FrameSocket& s, const proto::Request& r) {
-                      proto::Reply reply;
-                      reply.set_id(r.id());
-                      reply.mutable_statfs();
-                      SendWithFds(s, reply, 0);
-                    }},
-        HostileCase{"open_result_for_getattr_with_fd",
-                    [](FrameSocket& s, const proto::Request& r) {
-                      proto::Reply reply;
-                      reply.set_id(r.id());
-                      reply.mutable_open();
-                      SendWithFds(s, reply, 1);
-                    }},
-        HostileCase{"truncated_frame",
-                    [](FrameSocket& s, const proto::Request& r) {
-                      std::string bytes = AttrReply(r.id()).SerializeAsString();
-                      (void)s.Send(bytes.substr(0, bytes.size() - 1));
-                    }},
-        HostileCase{"too_many_fds",
-                    [](FrameSocket& s, const proto::Request& r) {
-                      SendWithFds(s, AttrReply(r.id()), kMaxFdsPerFrame);
-                    }},
-        HostileCase{"closes_mid_stream",
-                    [](FrameSocket& s, const proto::Request&) { s.Shutdown(); }}),
+    ::testing::Values(HostileCase{"garbage",
+                                  [](FrameSocket& s, const proto::Request&) {
+                                    (void)s.Send("\xff\xfe garbage");
+                                  }},
+                      HostileCase{"unknown_id",
+                                  [](FrameSocket& s, const proto::Request& r) {
+                                    SendWithFds(s, AttrReply(r.id() + 1000), 0);
+                                  }},
+                      HostileCase{"fd_on_a_reply_without_fds",
+                                  [](FrameSocket& s, const proto::Request& r) {
+                                    SendWithFds(s, AttrReply(r.id()), 1);
+                                  }},
+                      HostileCase{"wrong_result_kind",
+                                  [](FrameSocket& s, const proto::Request& r) {
+                                    proto::Reply reply;
+                                    reply.set_id(r.id());
+                                    reply.mutable_statfs();
+                                    SendWithFds(s, reply, 0);
+                                  }},
+                      HostileCase{"open_result_for_getattr_with_fd",
+                                  [](FrameSocket& s, const proto::Request& r) {
+                                    proto::Reply reply;
+                                    reply.set_id(r.id());
+                                    reply.mutable_open();
+                                    SendWithFds(s, reply, 1);
+                                  }},
+                      HostileCase{"truncated_frame",
+                                  [](FrameSocket& s, const proto::Request& r) {
+                                    std::string bytes = AttrReply(r.id()).SerializeAsString();
+                                    (void)s.Send(bytes.substr(0, bytes.size() - 1));
+                                  }},
+                      HostileCase{"too_many_fds",
+                                  [](FrameSocket& s, const proto::Request& r) {
+                                    SendWithFds(s, AttrReply(r.id()), kMaxFdsPerFrame);
+                                  }},
+                      HostileCase{"closes_mid_stream",
+                                  [](FrameSocket& s, const proto::Request&) { s.Shutdown(); }}),
     [](const ::testing::TestParamInfo<HostileCase>& info) { return info.param.name; });
 
 }  // namespace

@@ -21,9 +21,7 @@ absl::Status SendMessage(FrameSocket& socket, const google::protobuf::MessageLit
 
 }  // namespace
 
-bool IsOneWay(Op op) {
-  return op == Op::kForget || op == Op::kBatchForget || op == Op::kInterrupt;
-}
+bool IsOneWay(Op op) { return op == Op::kForget || op == Op::kBatchForget || op == Op::kInterrupt; }
 
 Result ExpectedResult(Op op) {
   switch (op) {
@@ -117,9 +115,9 @@ absl::StatusOr<proto::Request> DecodeRequest(Frame& frame) {
     return absl::InvalidArgumentError("request without an operation");
   }
   if ((request.id() == 0) != IsOneWay(request.op_case())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request id ", request.id(), " does not fit operation ",
-                     static_cast<int>(request.op_case())));
+    return absl::InvalidArgumentError(absl::StrCat("request id ", request.id(),
+                                                   " does not fit operation ",
+                                                   static_cast<int>(request.op_case())));
   }
   return request;
 }
@@ -142,8 +140,8 @@ absl::StatusOr<BrokerResponse> DecodeReply(Frame& frame) {
   }
   const size_t expected = ReplyFdCount(reply);
   if (fds.size() != expected) {
-    return absl::InvalidArgumentError(absl::StrCat("reply ", reply.id(), " carried ",
-                                                   fds.size(), " fds, expected ", expected));
+    return absl::InvalidArgumentError(
+        absl::StrCat("reply ", reply.id(), " carried ", fds.size(), " fds, expected ", expected));
   }
   if (expected == 1) response.fd = std::move(fds[0]);
   return response;

@@ -99,11 +99,11 @@ absl::Status FrameSocket::Receive(Frame& frame) {
 
   absl::Status status;
   if (msg.msg_flags & MSG_TRUNC) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("frame longer than ", kMaxFrameBytes, " bytes"));
+    status =
+        absl::InvalidArgumentError(absl::StrCat("frame longer than ", kMaxFrameBytes, " bytes"));
   } else if (msg.msg_flags & MSG_CTRUNC) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("frame with more than ", kMaxFdsPerFrame, " fds"));
+    status =
+        absl::InvalidArgumentError(absl::StrCat("frame with more than ", kMaxFdsPerFrame, " fds"));
   } else if (foreign_control) {
     status = absl::InvalidArgumentError("frame with an unexpected control message");
   } else if (received == 0) {

@@ -60,9 +60,8 @@ int SyslogPriority(LogLevel level) {
 
 std::optional<LogLevel> ParseLogLevel(absl::string_view name) {
   static constexpr std::pair<absl::string_view, LogLevel> kNames[] = {
-      {"off", LogLevel::kOff},     {"error", LogLevel::kError},
-      {"warn", LogLevel::kWarn},   {"info", LogLevel::kInfo},
-      {"debug", LogLevel::kDebug}, {"trace", LogLevel::kTrace},
+      {"off", LogLevel::kOff},   {"error", LogLevel::kError}, {"warn", LogLevel::kWarn},
+      {"info", LogLevel::kInfo}, {"debug", LogLevel::kDebug}, {"trace", LogLevel::kTrace},
   };
   for (const auto& [text, level] : kNames) {
     if (name == text) return level;
@@ -82,21 +81,19 @@ void InitLogging(absl::string_view program, LogLevel level, bool use_syslog) {
 
 bool LogEnabled(LogLevel level) {
   return level != LogLevel::kOff &&
-         static_cast<int>(level) <=
-             Config().level.load(std::memory_order_relaxed);
+         static_cast<int>(level) <= Config().level.load(std::memory_order_relaxed);
 }
 
 void LogLine(LogLevel level, absl::string_view message) {
   LogConfig& config = Config();
   if (config.use_syslog.load(std::memory_order_relaxed)) {
-    syslog(SyslogPriority(level), "%.*s", static_cast<int>(message.size()),
-           message.data());
+    syslog(SyslogPriority(level), "%.*s", static_cast<int>(message.size()), message.data());
     return;
   }
   // One write() per line so lines of concurrent threads do not interleave.
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ ", absl::Now(), absl::UTCTimeZone()),
-      config.program, "[", getpid(), "] ", LevelName(level), " ", message, "\n");
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ ", absl::Now(), absl::UTCTimeZone()),
+                   config.program, "[", getpid(), "] ", LevelName(level), " ", message, "\n");
   ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
 }

@@ -11,9 +11,9 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace virtiofsd {
 
@@ -35,12 +35,11 @@ void LogLine(LogLevel level, absl::string_view message);
 
 }  // namespace virtiofsd
 
-#define VFSD_LOG(level, ...)                                              \
-  do {                                                                    \
-    if (::virtiofsd::LogEnabled(::virtiofsd::LogLevel::level)) {          \
-      ::virtiofsd::LogLine(::virtiofsd::LogLevel::level,                  \
-                           ::absl::StrFormat(__VA_ARGS__));               \
-    }                                                                     \
+#define VFSD_LOG(level, ...)                                                              \
+  do {                                                                                    \
+    if (::virtiofsd::LogEnabled(::virtiofsd::LogLevel::level)) {                          \
+      ::virtiofsd::LogLine(::virtiofsd::LogLevel::level, ::absl::StrFormat(__VA_ARGS__)); \
+    }                                                                                     \
   } while (false)
 
 #endif  // VIRTIOFSD_COMMON_LOGGING_H_

@@ -45,8 +45,7 @@ int ErrnoForCode(absl::StatusCode code) {
 }  // namespace
 
 absl::Status ErrnoError(int err, absl::string_view what) {
-  absl::Status status(absl::ErrnoToStatusCode(err),
-                      absl::StrCat(what, ": ", strerrordesc_np(err)));
+  absl::Status status(absl::ErrnoToStatusCode(err), absl::StrCat(what, ": ", strerrordesc_np(err)));
   status.SetPayload(kErrnoPayloadUrl, absl::Cord(absl::StrCat(err)));
   return status;
 }

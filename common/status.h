@@ -9,10 +9,9 @@
 #ifndef VIRTIOFSD_COMMON_STATUS_H_
 #define VIRTIOFSD_COMMON_STATUS_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace virtiofsd {
 
@@ -27,10 +26,10 @@ int ErrnoOf(const absl::Status& status);
 }  // namespace virtiofsd
 
 // Returns the status of `expr` from the calling function if it is not OK.
-#define VFSD_RETURN_IF_ERROR(expr)                         \
-  do {                                                     \
-    ::absl::Status vfsd_status_ = (expr);                  \
-    if (!vfsd_status_.ok()) return vfsd_status_;           \
+#define VFSD_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status vfsd_status_ = (expr);        \
+    if (!vfsd_status_.ok()) return vfsd_status_; \
   } while (false)
 
 // `VFSD_ASSIGN_OR_RETURN(T x, StatusOrExpr);` declares or assigns x from the value,
@@ -38,8 +37,8 @@ int ErrnoOf(const absl::Status& status);
 #define VFSD_ASSIGN_OR_RETURN(lhs, expr) \
   VFSD_ASSIGN_OR_RETURN_IMPL_(VFSD_CONCAT_(vfsd_statusor_, __LINE__), lhs, expr)
 
-#define VFSD_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                                \
+#define VFSD_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)   \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
 

@@ -35,8 +35,7 @@ MATCHER_P(StatusIs, code, "has status code " + ::testing::PrintToString(code)) {
   return status.code() == code;
 }
 
-MATCHER_P(HasErrno, err,
-          std::string("fails with errno ") + strerrorname_np(err)) {
+MATCHER_P(HasErrno, err, std::string("fails with errno ") + strerrorname_np(err)) {
   const absl::Status& status = GetStatus(arg);
   *result_listener << "status: " << status;
   return ErrnoOf(status) == err;
@@ -50,9 +49,9 @@ MATCHER_P(HasErrno, err,
 #define ASSERT_OK(expr) ASSERT_THAT((expr), ::virtiofsd::testing::IsOk())
 #define EXPECT_OK(expr) EXPECT_THAT((expr), ::virtiofsd::testing::IsOk())
 
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                    \
-  auto VFSD_TESTING_CONCAT_(vfsd_statusor_, __LINE__) = (expr);            \
-  ASSERT_OK(VFSD_TESTING_CONCAT_(vfsd_statusor_, __LINE__).status());      \
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                               \
+  auto VFSD_TESTING_CONCAT_(vfsd_statusor_, __LINE__) = (expr);       \
+  ASSERT_OK(VFSD_TESTING_CONCAT_(vfsd_statusor_, __LINE__).status()); \
   lhs = *std::move(VFSD_TESTING_CONCAT_(vfsd_statusor_, __LINE__))
 
 #endif  // VIRTIOFSD_COMMON_STATUS_MATCHERS_H_

@@ -12,7 +12,10 @@ bool IsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
 TEST(UniqueFdTest, ClosesOnDestruction) {
   int raw = open("/dev/null", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(raw, 0);
-  { UniqueFd fd(raw); EXPECT_TRUE(fd.valid()); }
+  {
+    UniqueFd fd(raw);
+    EXPECT_TRUE(fd.valid());
+  }
   EXPECT_FALSE(IsOpen(raw));
 }
 
