@@ -1,0 +1,116 @@
+// The FUSE server of the frontend: decodes each FUSE request a descriptor chain
+// carries, answers INIT, DESTROY, READ and WRITE itself (data moves between guest
+// memory and the fds the broker passed), forwards every other operation to the
+// broker, and encodes the reply into the chain.
+//
+// Guest bytes are checked before use: a header that does not match the chain, an
+// argument too short, a name without its NUL, or a size beyond what was negotiated
+// gets an errno reply (EINVAL unless the kernel's own rule says otherwise) and one
+// log line; a chain too broken to carry a reply (no header, no room for the reply
+// header) is returned empty. Unknown opcodes get ENOSYS.
+//
+// Thread-safety: HandleChain() may run on several queue threads at once; replies to
+// forwarded requests are written on the broker client's receiver thread.
+
+#ifndef VIRTIOFSD_FRONTEND_FUSE_SESSION_H_
+#define VIRTIOFSD_FRONTEND_FUSE_SESSION_H_
+
+#include <linux/fuse.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "common/broker_client.h"
+#include "frontend/chain_io.h"
+#include "frontend/fuse_options.h"
+#include "frontend/open_files.h"
+#include "frontend/queue_runner.h"
+
+namespace virtiofsd {
+
+// The largest READ/WRITE we negotiate (max_write, and max_pages of 4 KiB).
+inline constexpr uint32_t kMaxIoBytes = 1 << 20;
+// The oldest guest protocol we speak (Linux 5.4, the first with virtio-fs, has 7.31).
+inline constexpr uint32_t kMinGuestMinor = 31;
+
+class FuseSession : public ChainHandler {
+ public:
+  // `broker` must outlive the session.
+  FuseSession(BrokerClient& broker, FuseOptions options);
+
+  void HandleChain(PendingChain chain) override;
+
+  bool initialized() const { return initialized_.load(std::memory_order_acquire); }
+  size_t open_file_count() const { return open_files_.size(); }
+
+ private:
+  struct Call;
+  using Op = void (FuseSession::*)(std::unique_ptr<Call> call);
+  using OnReply = absl::AnyInvocable<void(Call&, BrokerResponse&)>;
+
+  static Op OpFor(uint32_t opcode);
+
+  // Sends `request` for `call`; an error reply or a broken channel becomes the
+  // call's errno; otherwise `on_reply` encodes the result.
+  void Forward(std::unique_ptr<Call> call, proto::Request request, OnReply on_reply);
+  // Forward() for operations whose reply is only an errno.
+  void ForwardEmpty(std::unique_ptr<Call> call, proto::Request request);
+  void ForwardEntry(std::unique_ptr<Call> call, proto::Request request);
+  proto::Request NewRequest(const Call& call, uint32_t umask = 0) const;
+
+  void Init(std::unique_ptr<Call> call);
+  void Destroy(std::unique_ptr<Call> call);
+  void Lookup(std::unique_ptr<Call> call);
+  void Forget(std::unique_ptr<Call> call);
+  void BatchForget(std::unique_ptr<Call> call);
+  void Getattr(std::unique_ptr<Call> call);
+  void Setattr(std::unique_ptr<Call> call);
+  void Readlink(std::unique_ptr<Call> call);
+  void Symlink(std::unique_ptr<Call> call);
+  void Mknod(std::unique_ptr<Call> call);
+  void Mkdir(std::unique_ptr<Call> call);
+  void Unlink(std::unique_ptr<Call> call);
+  void Rmdir(std::unique_ptr<Call> call);
+  void Rename(std::unique_ptr<Call> call);
+  void Rename2(std::unique_ptr<Call> call);
+  void Link(std::unique_ptr<Call> call);
+  void Open(std::unique_ptr<Call> call);
+  void Create(std::unique_ptr<Call> call);
+  void Tmpfile(std::unique_ptr<Call> call);
+  void Read(std::unique_ptr<Call> call);
+  void Write(std::unique_ptr<Call> call);
+  void Statfs(std::unique_ptr<Call> call);
+  void Release(std::unique_ptr<Call> call);
+  void Flush(std::unique_ptr<Call> call);
+  void Fsync(std::unique_ptr<Call> call);
+  void Opendir(std::unique_ptr<Call> call);
+  void Readdir(std::unique_ptr<Call> call);
+  void Releasedir(std::unique_ptr<Call> call);
+  void Fsyncdir(std::unique_ptr<Call> call);
+  void Access(std::unique_ptr<Call> call);
+  void Setxattr(std::unique_ptr<Call> call);
+  void Getxattr(std::unique_ptr<Call> call);
+  void Listxattr(std::unique_ptr<Call> call);
+  void Removexattr(std::unique_ptr<Call> call);
+  void Fallocate(std::unique_ptr<Call> call);
+  void Lseek(std::unique_ptr<Call> call);
+  void CopyFileRange(std::unique_ptr<Call> call);
+  void Syncfs(std::unique_ptr<Call> call);
+  void Getlk(std::unique_ptr<Call> call);
+  void Setlk(std::unique_ptr<Call> call);
+  void Interrupt(std::unique_ptr<Call> call);
+
+  BrokerClient& broker_;
+  const FuseOptions options_;
+  const uint64_t timeout_;
+  std::atomic<bool> initialized_{false};
+  std::atomic<bool> setxattr_ext_{false};
+  OpenFiles open_files_;
+};
+
+}  // namespace virtiofsd
+
+#endif  // VIRTIOFSD_FRONTEND_FUSE_SESSION_H_

@@ -1,0 +1,37 @@
+#include "frontend/open_files.h"
+
+namespace virtiofsd {
+
+void OpenFiles::Insert(uint64_t handle, UniqueFd fd) {
+  auto file = std::make_shared<const UniqueFd>(std::move(fd));
+  absl::MutexLock lock(&mu_);
+  files_[handle] = std::move(file);
+}
+
+std::shared_ptr<const UniqueFd> OpenFiles::Get(uint64_t handle) const {
+  absl::MutexLock lock(&mu_);
+  auto it = files_.find(handle);
+  return it == files_.end() ? nullptr : it->second;
+}
+
+void OpenFiles::Remove(uint64_t handle) {
+  std::shared_ptr<const UniqueFd> file;  // Closed outside the lock.
+  absl::MutexLock lock(&mu_);
+  auto it = files_.find(handle);
+  if (it == files_.end()) return;
+  file = std::move(it->second);
+  files_.erase(it);
+}
+
+void OpenFiles::Clear() {
+  absl::flat_hash_map<uint64_t, std::shared_ptr<const UniqueFd>> files;
+  absl::MutexLock lock(&mu_);
+  files.swap(files_);
+}
+
+size_t OpenFiles::size() const {
+  absl::MutexLock lock(&mu_);
+  return files_.size();
+}
+
+}  // namespace virtiofsd

@@ -1,0 +1,39 @@
+// The regular files the guest has open, by FUSE file handle: the broker's handle id
+// and the fd it passed over SCM_RIGHTS, which READ and WRITE use directly.
+//
+// Thread-safe. Get() hands out a shared reference, so a file stays open for an I/O
+// in progress even if a RELEASE for it races ahead.
+
+#ifndef VIRTIOFSD_FRONTEND_OPEN_FILES_H_
+#define VIRTIOFSD_FRONTEND_OPEN_FILES_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "common/unique_fd.h"
+
+namespace virtiofsd {
+
+class OpenFiles {
+ public:
+  // Records `fd` under the broker's handle id; replaces (and closes) any previous
+  // file with the same id.
+  void Insert(uint64_t handle, UniqueFd fd);
+  // The file for `handle`, or nullptr if the guest has no such handle open.
+  std::shared_ptr<const UniqueFd> Get(uint64_t handle) const;
+  // Forgets `handle`; the fd closes when the last I/O using it ends.
+  void Remove(uint64_t handle);
+  void Clear();
+  size_t size() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<const UniqueFd>> files_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace virtiofsd
+
+#endif  // VIRTIOFSD_FRONTEND_OPEN_FILES_H_
