@@ -1,0 +1,51 @@
+// Command line of the virtiofsd-frontend executable (the launcher builds it; see
+// README "Processes"). Pure parsing: no I/O, every error names the option.
+//
+//   virtiofsd-frontend --channel-fd=N (--fd=N | --socket-path=PATH) [--tag=TAG]
+//       [--cache=auto|always|never|metadata] [--writeback] [--no-readdirplus]
+//       [--allow-direct-io] [--announce-submounts] [--killpriv-v2] [--posix-acl]
+//       [--xattr] [--allow-mmap] [--thread-pool-size=N] [--request-queues=N]
+//       [--seccomp=kill|log|trap|none] [--sandbox-uid=N] [--sandbox-gid=N]
+//       [--no-sandbox] [--log-level=LEVEL] [--syslog]
+
+#ifndef VIRTIOFSD_FRONTEND_FRONTEND_OPTIONS_H_
+#define VIRTIOFSD_FRONTEND_FRONTEND_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/logging.h"
+#include "frontend/fuse_options.h"
+
+namespace virtiofsd {
+
+enum class SeccompAction { kKill, kLog, kTrap, kNone };
+
+struct FrontendOptions {
+  int channel_fd = -1;
+  int listen_fd = -1;       // --fd: an inherited listening vhost-user socket.
+  std::string socket_path;  // --socket-path: bind one ourselves.
+  std::string tag;
+  FuseOptions fuse;
+  bool xattr = false;
+  int thread_pool_size = 0;
+  int request_queues = 1;
+  SeccompAction seccomp = SeccompAction::kKill;
+  // Confinement: the ids the frontend runs as (default: nobody / nogroup), and
+  // whether to confine at all (tests of the device alone may skip it).
+  unsigned sandbox_uid = 65534;
+  unsigned sandbox_gid = 65534;
+  bool sandbox = true;
+  LogLevel log_level = LogLevel::kInfo;
+  bool syslog = false;
+};
+
+// Parses argv[1..]. kInvalidArgument names the offending option.
+absl::StatusOr<FrontendOptions> ParseFrontendOptions(const std::vector<std::string>& args);
+
+std::optional<SeccompAction> ParseSeccompAction(absl::string_view name);
+
+}  // namespace virtiofsd
+
+#endif  // VIRTIOFSD_FRONTEND_FRONTEND_OPTIONS_H_

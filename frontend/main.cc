@@ -1,0 +1,120 @@
+// virtiofsd-frontend: the unprivileged half of virtiofsd. Started by the
+// `virtiofsd` launcher with the broker channel and the vhost-user socket; see
+// frontend_options.h for the command line. Exits 0 when QEMU disconnects.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "common/broker_client.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "frontend/confinement.h"
+#include "frontend/frontend_options.h"
+#include "frontend/fuse_session.h"
+#include "frontend/vhost_user_device.h"
+
+namespace virtiofsd {
+namespace {
+
+absl::StatusOr<UniqueFd> Listen(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", path));
+  }
+  memcpy(addr.sun_path, path.data(), path.size());
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoError(errno, "socket");
+  unlink(path.c_str());
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return ErrnoError(errno, absl::StrCat("bind ", path));
+  }
+  if (listen(fd.get(), 1) != 0) return ErrnoError(errno, "listen");
+  return fd;
+}
+
+// Takes an inherited fd and makes sure it does not leak into anything we exec.
+UniqueFd Inherit(int fd) {
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return UniqueFd(fd);
+}
+
+absl::Status Handshake(BrokerClient& broker) {
+  proto::Request request;
+  request.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
+  VFSD_ASSIGN_OR_RETURN(BrokerResponse response, broker.Call(std::move(request)));
+  if (response.reply.error() != 0) return ErrnoError(response.reply.error(), "broker handshake");
+  if (response.reply.handshake().version() != proto::PROTOCOL_VERSION_CURRENT) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("broker speaks protocol ", response.reply.handshake().version()));
+  }
+  return absl::OkStatus();
+}
+
+int Run(const FrontendOptions& options) {
+  UniqueFd channel = Inherit(options.channel_fd);
+  UniqueFd listener;
+  if (options.listen_fd >= 0) {
+    listener = Inherit(options.listen_fd);
+  } else {
+    absl::StatusOr<UniqueFd> bound = Listen(options.socket_path);
+    if (!bound.ok()) {
+      VFSD_LOG(kError, "%s", bound.status().ToString());
+      return 1;
+    }
+    listener = *std::move(bound);
+  }
+  if (options.sandbox) {
+    if (absl::Status confined = ConfineFrontend(options); !confined.ok()) {
+      VFSD_LOG(kError, "cannot confine the frontend: %s", confined.ToString());
+      return 1;
+    }
+  }
+  BrokerClient broker{FrameSocket(std::move(channel))};
+  if (absl::Status status = Handshake(broker); !status.ok()) {
+    VFSD_LOG(kError, "%s", status.ToString());
+    return 1;
+  }
+  VFSD_LOG(kInfo, "waiting for the vhost-user front-end");
+  UniqueFd connection;
+  do {
+    connection.Reset(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  } while (!connection.valid() && errno == EINTR);
+  if (!connection.valid()) {
+    VFSD_LOG(kError, "accept: %s", strerror(errno));
+    return 1;
+  }
+  listener.Reset();  // One front-end per daemon, as with the Rust virtiofsd.
+  VFSD_LOG(kInfo, "front-end connected");
+  FuseSession session(broker, options.fuse);
+  VhostUserDevice device(std::move(connection), {options.request_queues, options.tag}, session);
+  absl::Status served = device.Serve();
+  if (!served.ok()) {
+    VFSD_LOG(kError, "vhost-user connection failed: %s", served.ToString());
+    return 1;
+  }
+  VFSD_LOG(kInfo, "front-end disconnected; exiting");
+  return 0;
+}
+
+}  // namespace
+}  // namespace virtiofsd
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<virtiofsd::FrontendOptions> options = virtiofsd::ParseFrontendOptions(args);
+  if (!options.ok()) {
+    fprintf(stderr, "virtiofsd-frontend: %s\n", std::string(options.status().message()).c_str());
+    return 2;
+  }
+  virtiofsd::InitLogging("virtiofsd-frontend", options->log_level, options->syslog);
+  return virtiofsd::Run(*options);
+}

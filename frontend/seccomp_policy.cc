@@ -1,0 +1,105 @@
+#include "frontend/seccomp_policy.h"
+
+#include <fcntl.h>
+#include <seccomp.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace virtiofsd {
+namespace {
+
+// One syscall a line, alphabetical; a comment on every surprising entry.
+constexpr int kAllowed[] = {
+    SCMP_SYS(accept4),  // The one vhost-user connection.
+    SCMP_SYS(brk),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(clone),   // Threads (the flags are not filtered: no privilege to gain).
+    SCMP_SYS(clone3),  // glibc >= 2.34 creates threads with clone3.
+    SCMP_SYS(close),
+    SCMP_SYS(dup),  // A queue's kick fd, kept across restarts.
+    SCMP_SYS(eventfd2),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(fstat),
+    SCMP_SYS(futex),
+    SCMP_SYS(getpid),
+    SCMP_SYS(getrandom),  // abseil's hash seeds.
+    SCMP_SYS(gettid),
+    SCMP_SYS(gettimeofday),
+    SCMP_SYS(madvise),
+    SCMP_SYS(mmap),  // Guest memory regions, and malloc.
+    SCMP_SYS(mprotect),
+    SCMP_SYS(mremap),
+    SCMP_SYS(munmap),
+    SCMP_SYS(nanosleep),
+    SCMP_SYS(poll),
+    SCMP_SYS(ppoll),
+    SCMP_SYS(pread64),
+    SCMP_SYS(preadv),
+    SCMP_SYS(preadv2),
+    SCMP_SYS(pwrite64),
+    SCMP_SYS(pwritev),
+    SCMP_SYS(pwritev2),
+    SCMP_SYS(read),
+    SCMP_SYS(readv),
+    SCMP_SYS(recvfrom),
+    SCMP_SYS(recvmsg),
+    SCMP_SYS(restart_syscall),
+    SCMP_SYS(rseq),
+    SCMP_SYS(rt_sigaction),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(sched_getaffinity),
+    SCMP_SYS(sched_yield),
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(sendto),  // syslog(3) on its already connected socket.
+    SCMP_SYS(set_robust_list),
+    SCMP_SYS(shutdown),  // Ending the broker channel.
+    SCMP_SYS(sigaltstack),
+    SCMP_SYS(tgkill),  // abort() on a fatal error.
+    SCMP_SYS(write),
+    SCMP_SYS(writev),
+};
+
+uint32_t DefaultAction(SeccompAction action) {
+  switch (action) {
+    case SeccompAction::kLog:
+      return SCMP_ACT_LOG;
+    case SeccompAction::kTrap:
+      return SCMP_ACT_TRAP;
+    default:
+      return SCMP_ACT_KILL_PROCESS;
+  }
+}
+
+}  // namespace
+
+absl::Status InstallFrontendSeccomp(SeccompAction action) {
+  if (action == SeccompAction::kNone) return absl::OkStatus();
+  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(DefaultAction(action)),
+                                                       seccomp_release);
+  if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
+  for (int syscall : kAllowed) {
+    if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, syscall, 0); rc != 0) {
+      return ErrnoError(-rc, absl::StrCat("seccomp_rule_add(", syscall, ")"));
+    }
+  }
+  // glibc's fstat() is newfstatat(fd, "", buf, AT_EMPTY_PATH): allow only calls with
+  // AT_EMPTY_PATH (a path given anyway resolves in the empty root).
+  if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
+                                SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));
+      rc != 0) {
+    return ErrnoError(-rc, "seccomp_rule_add(newfstatat)");
+  }
+  if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1); rc != 0) {
+    return ErrnoError(-rc, "seccomp TSYNC");
+  }
+  if (int rc = seccomp_load(ctx.get()); rc != 0) return ErrnoError(-rc, "seccomp_load");
+  return absl::OkStatus();
+}
+
+}  // namespace virtiofsd
