@@ -16,7 +16,7 @@ PendingChain::~PendingChain() {
 int PendingChain::queue_index() const { return queue_->index(); }
 
 void PendingChain::Complete(uint32_t written) {
-  QueueRunner* queue = std::exchange(queue_, nullptr);
+  ChainCompleter* queue = std::exchange(queue_, nullptr);
   if (queue != nullptr) queue->Complete(chain_.head, written);
 }
 

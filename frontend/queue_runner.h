@@ -21,14 +21,21 @@
 
 namespace virtiofsd {
 
-class QueueRunner;
+// Where a handled chain goes back to: the used ring of its queue (QueueRunner), or
+// a test's collector.
+class ChainCompleter {
+ public:
+  virtual ~ChainCompleter() = default;
+  virtual void Complete(uint16_t head, uint32_t written) = 0;
+  virtual int index() const = 0;
+};
 
 // One chain being handled. Move-only; completing it twice is impossible, and a
 // PendingChain dropped without Complete() completes with 0 bytes written, so a chain
 // is never lost to the driver.
 class PendingChain {
  public:
-  PendingChain(QueueRunner* queue, DescriptorChain chain)
+  PendingChain(ChainCompleter* queue, DescriptorChain chain)
       : queue_(queue), chain_(std::move(chain)) {}
   PendingChain(PendingChain&& other) noexcept
       : queue_(std::exchange(other.queue_, nullptr)), chain_(std::move(other.chain_)) {}
@@ -42,7 +49,7 @@ class PendingChain {
   void Complete(uint32_t written);
 
  private:
-  QueueRunner* queue_;
+  ChainCompleter* queue_;
   DescriptorChain chain_;
 };
 
@@ -53,13 +60,13 @@ class ChainHandler {
   virtual void HandleChain(PendingChain chain) = 0;
 };
 
-class QueueRunner {
+class QueueRunner : public ChainCompleter {
  public:
   // Starts the thread. `kick` is the driver's kick eventfd; `call` (may be invalid)
   // the interrupt eventfd.
   QueueRunner(int index, std::unique_ptr<Virtqueue> queue, UniqueFd kick, UniqueFd call,
               ChainHandler& handler);
-  ~QueueRunner();  // Stop()s if still running.
+  ~QueueRunner() override;  // Stop()s if still running.
   QueueRunner(const QueueRunner&) = delete;
   QueueRunner& operator=(const QueueRunner&) = delete;
 
@@ -69,12 +76,11 @@ class QueueRunner {
   // Stops the thread, waits for every pending chain, returns the next avail index.
   uint16_t Stop();
 
-  int index() const { return index_; }
+  int index() const override { return index_; }
+  void Complete(uint16_t head, uint32_t written) override;
 
  private:
-  friend class PendingChain;
   void Run();
-  void Complete(uint16_t head, uint32_t written);
 
   const int index_;
   std::unique_ptr<Virtqueue> queue_;

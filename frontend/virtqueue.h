@@ -15,7 +15,9 @@
 #define VIRTIOFSD_FRONTEND_VIRTQUEUE_H_
 
 // The legacy vring_init() in this header is not valid C++; we need none of it.
+#ifndef VIRTIO_RING_NO_LEGACY
 #define VIRTIO_RING_NO_LEGACY
+#endif
 #include <linux/virtio_ring.h>
 #include <sys/uio.h>
 
