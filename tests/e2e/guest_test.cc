@@ -32,6 +32,7 @@ namespace virtiofsd::e2e {
 namespace {
 
 using ::testing::Contains;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr char kQemuVirtiofsd[] = "/usr/lib/qemu/virtiofsd";
@@ -249,6 +250,42 @@ TEST_P(GuestTest, HostHoldsTheExpectedTree) {
   for (const char* gone : {"gone.txt", "docs/source.txt", "docs/drafts", "docs/big-copy.bin"}) {
     EXPECT_FALSE(h.contains(gone)) << gone << " should have been removed or renamed";
   }
+}
+
+// The harness itself: a daemon that dies mid-run must fail the run (and promptly: QEMU is
+// stopped then, not at the timeout), and a missing guest must say how to make one.
+int RunGuestScript(const std::string& daemon, const std::string& script,
+                   const std::string& guest_dir, std::string* log) {
+  const std::string tmp = Env("TEST_TMPDIR", "/tmp");
+  static int runs = 0;
+  const std::string share = absl::StrCat(tmp, "/harness-share-", ++runs);
+  mkdir(share.c_str(), 0755);
+  const std::string err = share + ".stderr";
+  const std::string command = absl::StrCat(
+      ShellQuote(Runfile("tools/guest/run_guest.sh")), " --daemon ", ShellQuote(daemon),
+      " --shared-dir ", ShellQuote(share), " --script ", ShellQuote(Runfile(script)),
+      " --guest-dir ", ShellQuote(guest_dir), " --timeout 300 >/dev/null 2>", ShellQuote(err));
+  const int status = system(command.c_str());
+  *log = ReadFile(err);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(RunGuestTest, FailsWhenTheDaemonCrashes) {
+  const std::string guest_dir = Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest");
+  ASSERT_TRUE(Exists(guest_dir + "/vmlinuz")) << "no test guest: run tools/guest/prepare.sh";
+  std::string log;
+  EXPECT_EQ(RunGuestScript(Runfile("tests/e2e/crashing_daemon.sh") + " {socket} {dir}",
+                           "tests/e2e/crash_trigger.sh", guest_dir, &log),
+            1)
+      << log;
+  EXPECT_THAT(log, HasSubstr("the daemon exited (139) while the guest was running")) << log;
+  EXPECT_THAT(log, HasSubstr("the daemon crashed or failed (exit 139)")) << log;
+}
+
+TEST(RunGuestTest, MissingGuestSaysToRunPrepare) {
+  std::string log;
+  EXPECT_EQ(RunGuestScript("true", "tests/e2e/crash_trigger.sh", "/nonexistent", &log), 1);
+  EXPECT_THAT(log, HasSubstr("run tools/guest/prepare.sh")) << log;
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, GuestTest, ::testing::ValuesIn(DaemonsUnderTest()),

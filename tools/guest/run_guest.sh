@@ -40,8 +40,9 @@ done
 work=$(mktemp -d /tmp/run_guest.XXXXXX)
 [ -n "$logdir" ] || logdir=$work
 mkdir -p "$logdir"
-daemon_pid=
+daemon_pid= qemu_pid=
 cleanup() {
+  [ -z "$qemu_pid" ] || kill -TERM "$qemu_pid" 2>/dev/null || true
   # The daemon runs in its own process group (setsid): end all of it, then our temp files.
   if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
     kill -TERM -- "-$daemon_pid" 2>/dev/null || true
@@ -82,7 +83,6 @@ cp "$guest_dir/initramfs.cpio.gz" "$work/initrd"
 #    (memfd, share=on) is what lets the daemon map the virtqueues. ttyS0: console; ttyS1: script.
 : >"$logdir/console.log"
 : >"$logdir/guest.out"
-qemu_rc=0
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1G \
   -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem \
   -chardev socket,id=char0,path="$sock" \
@@ -91,22 +91,47 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp
   -append 'console=ttyS0 quiet loglevel=1 panic=-1' \
   -display none -monitor none -no-reboot -nodefaults \
   -serial "file:$logdir/console.log" -serial "file:$logdir/guest.out" \
-  </dev/null >"$logdir/qemu.log" 2>&1 || qemu_rc=$?
-end=$(now)
+  </dev/null >"$logdir/qemu.log" 2>&1 &
+qemu_pid=$!
 
-# 4. The daemon should leave once QEMU hangs up; give it a moment, then ask it to.
-for _ in $(seq 1 50); do
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.1
-done
-stopped_by_us=0
-if kill -0 "$daemon_pid" 2>/dev/null; then
-  stopped_by_us=1
-  kill -TERM -- "-$daemon_pid" 2>/dev/null || true
+# 4. Normally the guest powers off, QEMU hangs up and exits, and the daemon then leaves. A
+#    daemon that leaves while QEMU keeps running has failed (the guest would wait for it
+#    forever): stop QEMU then, rather than at the timeout.
+qemu_rc= daemon_rc= rc=0 first= daemon_left=0
+wait -n -p first "$qemu_pid" "$daemon_pid" || rc=$?
+if [ "$first" = "$daemon_pid" ]; then
+  daemon_rc=$rc
+  daemon_pid=
+  for _ in $(seq 1 50); do # QEMU hangs up a moment before it exits
+    kill -0 "$qemu_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$qemu_pid" 2>/dev/null; then
+    daemon_left=1
+    log "the daemon exited ($daemon_rc) while the guest was running: stopping QEMU"
+    kill -TERM "$qemu_pid" 2>/dev/null || true
+  fi
+  qemu_rc=0
+  wait "$qemu_pid" || qemu_rc=$?
+else
+  qemu_rc=$rc
 fi
-daemon_rc=0
-wait "$daemon_pid" || daemon_rc=$?
-daemon_pid=
+qemu_pid=
+end=$(now)
+stopped_by_us=0
+if [ -n "$daemon_pid" ]; then
+  for _ in $(seq 1 50); do # give it 5 s to notice the hangup, then ask it to go
+    kill -0 "$daemon_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$daemon_pid" 2>/dev/null; then
+    stopped_by_us=1
+    kill -TERM -- "-$daemon_pid" 2>/dev/null || true
+  fi
+  daemon_rc=0
+  wait "$daemon_pid" || daemon_rc=$?
+  daemon_pid=
+fi
 
 # 5. Verdict.
 tr -d '\r' <"$logdir/guest.out"
@@ -117,10 +142,13 @@ log "qemu exit $qemu_rc, guest script exit ${guest_rc:-none}, daemon exit $daemo
   "$([ $stopped_by_us = 1 ] && echo '(after our SIGTERM)')"
 log "timings: boot-to-mount ${mounted:-?} s (guest uptime), wall $(awk "BEGIN {printf \"%.1f\", $end - $start}") s"
 ok=1
-[ "$qemu_rc" = 0 ] || {
+if [ $daemon_left = 1 ]; then
+  ok=0
+  log "the daemon left before the guest was done"
+elif [ "$qemu_rc" != 0 ]; then
   ok=0
   log "QEMU failed ($([ "$qemu_rc" = 124 ] && echo "timed out after $timeout_s s" || echo "exit $qemu_rc")); $(cat "$logdir/qemu.log")"
-}
+fi
 [ "$guest_rc" = 0 ] || ok=0
 if [ "$daemon_rc" != 0 ] && ! { [ $stopped_by_us = 1 ] && [ "$daemon_rc" = 143 ]; }; then
   ok=0
