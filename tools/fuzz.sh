@@ -10,6 +10,8 @@ target=${1:?usage: tools/fuzz.sh TARGET [SECONDS]}
 seconds=${2:-60}
 tools/setup.sh
 bazel build --config=fuzz "//tests/fuzz:${target}_fuzzer"
+# Not the bazel-bin symlink: another bazel command may repoint it meanwhile.
+bin=$(bazel info --config=fuzz bazel-bin 2>/dev/null)
 mkdir -p "tests/fuzz/corpus-${target}"
-exec "bazel-bin/tests/fuzz/${target}_fuzzer" -max_total_time="$seconds" -print_final_stats=1 \
+exec "$bin/tests/fuzz/${target}_fuzzer" -max_total_time="$seconds" -print_final_stats=1 \
   "tests/fuzz/corpus-${target}" "tests/fuzz/corpus/${target}"

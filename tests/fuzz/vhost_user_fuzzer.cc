@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/logging.h"
 #include "frontend/vhost_user_device.h"
 
 namespace virtiofsd {
@@ -57,6 +58,7 @@ void Fuzz(const uint8_t* data, size_t size) {
 }  // namespace virtiofsd
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  virtiofsd::InitLogging("vhost_user_fuzzer", virtiofsd::LogLevel::kOff, false);
   virtiofsd::Fuzz(data, size);
   return 0;
 }
