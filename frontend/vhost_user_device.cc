@@ -80,6 +80,10 @@ absl::Status VhostUserDevice::Serve() {
         (header.flags & kNeedReplyFlag) && (acked_protocol_features_ & kProtocolReplyAck);
     absl::StatusOr<Reply> reply = Handle(header, payload, std::move(fds));
     fds.clear();
+    if (absl::IsFailedPrecondition(reply.status())) {
+      VFSD_LOG(kError, "%s", reply.status().message());
+      return reply.status();
+    }
     if (!reply.ok()) {
       VFSD_LOG(kWarn, "vhost-user request %u failed: %s", header.request, reply.status().message());
     }
@@ -370,6 +374,13 @@ absl::Status VhostUserDevice::MaybeStart(int index) {
   if (queue.runner != nullptr || !queue.kick.valid() || !queue.enabled || !queue.addr_set ||
       queue.layout.size == 0) {
     return absl::OkStatus();
+  }
+  if (memory_->region_count() == 0) {
+    // QEMU sends no region it cannot share: the guest would wait forever.
+    return absl::FailedPreconditionError(
+        "the front-end shared no guest memory, so the rings cannot be reached; start QEMU "
+        "with a shared memory backend (-object memory-backend-memfd,id=mem,size=...,share=on "
+        "-numa node,memdev=mem)");
   }
   const bool event_idx = acked_features_ & (1ull << VIRTIO_RING_F_EVENT_IDX);
   const bool indirect = acked_features_ & (1ull << VIRTIO_RING_F_INDIRECT_DESC);

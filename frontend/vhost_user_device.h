@@ -4,8 +4,9 @@
 //
 // Every message is checked (payload size, fd count, queue index, ring layout); a bad
 // message is answered with a failure where the protocol has a way to say so and
-// logged once, and service goes on. Only a broken stream (unreadable header, peer
-// gone) ends Serve().
+// logged once, and service goes on. Serve() ends on a broken stream (unreadable
+// header, peer gone) and when the front-end shared no guest memory at all (QEMU
+// without share=on): then nothing the guest sends could ever be answered.
 
 #ifndef VIRTIOFSD_FRONTEND_VHOST_USER_DEVICE_H_
 #define VIRTIOFSD_FRONTEND_VHOST_USER_DEVICE_H_

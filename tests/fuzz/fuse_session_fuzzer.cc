@@ -58,7 +58,8 @@ struct Harness {
     split2 = std::min(std::max(split1, split2), input.size());
     DescriptorChain chain;
     chain.head = 0;
-    for (auto [from, to] : {std::pair{size_t{0}, split1}, {split1, split2}, {split2, input.size()}}) {
+    for (auto [from, to] :
+         {std::pair{size_t{0}, split1}, {split1, split2}, {split2, input.size()}}) {
       if (to > from) chain.readable.push_back({input.data() + from, to - from});
     }
     chain.readable_bytes = input.size();

@@ -34,8 +34,8 @@ void Fuzz(const uint8_t* data, size_t size) {
   uint8_t* base = (*memory)->TranslateGuest(0, kMemory);
   memcpy(base, data + 1, std::min<size_t>(size - 1, kMemory));
 
-  auto queue = Virtqueue::Create({queue_size, kUserBase, kUserBase + 0x1000, kUserBase + 0x2000},
-                                 0, event_idx, indirect, *memory);
+  auto queue = Virtqueue::Create({queue_size, kUserBase, kUserBase + 0x1000, kUserBase + 0x2000}, 0,
+                                 event_idx, indirect, *memory);
   if (!queue.ok()) abort();  // The layout itself is always valid here.
   for (int i = 0; i < 2 * queue_size; ++i) {
     auto head = (*queue)->PopAvail();
