@@ -54,10 +54,10 @@ mkdir -p "$dir/deb"
 if ! ls "$dir/deb/${pkg}_"*.deb >/dev/null 2>&1; then
   log "downloading $pkg"
   rm -f "$dir/deb/"*.deb
-  # apt's sandbox user cannot write our dir; download to a dir it can, then move.
+  # apt downloads as its sandbox user _apt: give it a dir it may write, then move the file.
   tmp_dl=$(mktemp -d)
-  chmod 755 "$tmp_dl"
-  (cd "$tmp_dl" && apt-get download -qq "$pkg" 2>/dev/null)
+  chown _apt "$tmp_dl" 2>/dev/null || chmod 777 "$tmp_dl"
+  (cd "$tmp_dl" && apt-get download -qq "$pkg")
   mv "$tmp_dl"/*.deb "$dir/deb/"
   rmdir "$tmp_dl"
 fi
