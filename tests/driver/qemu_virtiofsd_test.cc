@@ -4,6 +4,7 @@
 // requests in flight, indirect chains, and hostile chains.
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/fuse.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -201,6 +202,46 @@ TEST_F(QemuVirtiofsdTest, XattrStatfsAccessLseek) {
   ASSERT_OK_AND_ASSIGN(uint64_t end, fuse_->Lseek(f.nodeid, open.fh, 0, SEEK_END));
   EXPECT_EQ(end, 8192u);
   EXPECT_OK(fuse_->Release(f.nodeid, open.fh));
+}
+
+TEST_F(QemuVirtiofsdTest, LinkSetattrRename2CopyFileRangeBatchForgetDestroy) {
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  ASSERT_OK_AND_ASSIGN(CreateReply src, fuse_->Create(FUSE_ROOT_ID, "src", O_RDWR | O_CREAT, 0600));
+  ASSERT_OK(fuse_->Write(src.entry.nodeid, src.open.fh, 0, "0123456789").status());
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out link, fuse_->Link(src.entry.nodeid, FUSE_ROOT_ID, "hard"));
+  EXPECT_EQ(link.attr.ino, src.entry.attr.ino);
+  EXPECT_EQ(link.attr.nlink, 2u);
+
+  fuse_setattr_in setattr{};
+  setattr.valid = FATTR_MODE | FATTR_SIZE;
+  setattr.mode = 0640;
+  setattr.size = 8;
+  ASSERT_OK_AND_ASSIGN(fuse_attr_out attr, fuse_->Setattr(src.entry.nodeid, setattr));
+  EXPECT_EQ(attr.attr.mode & 07777, 0640u);
+  EXPECT_EQ(attr.attr.size, 8u);
+
+  ASSERT_OK_AND_ASSIGN(CreateReply dst, fuse_->Create(FUSE_ROOT_ID, "dst", O_RDWR | O_CREAT, 0600));
+  ASSERT_OK_AND_ASSIGN(uint32_t copied, fuse_->CopyFileRange(src.entry.nodeid, src.open.fh, 2,
+                                                             dst.entry.nodeid, dst.open.fh, 0, 4));
+  EXPECT_EQ(copied, 4u);
+  EXPECT_EQ(ReadHostFile(shared_ + "/dst"), "2345");
+
+  EXPECT_THAT(fuse_->Rename2(FUSE_ROOT_ID, "src", FUSE_ROOT_ID, "dst", RENAME_NOREPLACE),
+              HasErrno(EEXIST));
+  EXPECT_OK(fuse_->Rename2(FUSE_ROOT_ID, "src", FUSE_ROOT_ID, "dst", RENAME_EXCHANGE));
+  EXPECT_EQ(ReadHostFile(shared_ + "/src"), "2345");
+
+  EXPECT_OK(fuse_->Release(src.entry.nodeid, src.open.fh));
+  EXPECT_OK(fuse_->Release(dst.entry.nodeid, dst.open.fh));
+  EXPECT_OK(fuse_->BatchForget({{src.entry.nodeid, 2}, {dst.entry.nodeid, 1}}));
+  EXPECT_OK(fuse_->Destroy());
+}
+
+TEST_F(QemuVirtiofsdTest, MoreQueuesThanOfferedAreRefused) {
+  DriverOptions options;
+  options.request_queues = 2;
+  EXPECT_THAT(VhostUserFsDriver::Connect(dir_ + "/vhost.sock", options),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(QemuVirtiofsdTest, SixtyFourRequestsInFlight) {
