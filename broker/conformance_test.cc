@@ -1,0 +1,917 @@
+// The conformance suite: drives the broker through the real channel (BrokerClient
+// <-> Server on a socket pair) as the frontend would, on a temp dir, and compares
+// every result and errno with what the same syscall returns directly on the host
+// (on a mirror directory with the same contents, as the same caller).
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <set>
+#include <string>
+
+#include "broker/testing/test_broker.h"
+#include "common/broker_wire.h"
+#include "common/testing/open_fds.h"
+#include "gtest/gtest.h"
+
+namespace virtiofsd::testing {
+namespace {
+
+constexpr uint64_t kRoot = 1;
+constexpr uid_t kUser = 1000;
+constexpr gid_t kGroup = 1000;
+
+void WriteFile(const std::string& path, const std::string& data, mode_t mode = 0644) {
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  ASSERT_TRUE(fd.valid()) << path;
+  ASSERT_EQ(write(fd.get(), data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  fchmod(fd.get(), mode);
+}
+
+class ConformanceTest : public ::testing::Test {
+ protected:
+  ConformanceTest() {
+    mkdir(share().c_str(), 0755);
+    mkdir(mirror().c_str(), 0755);
+  }
+
+  // Runs `setup` on both trees, then starts the broker on the share.
+  void SetUpBoth(const std::function<void(const std::string& root)>& setup, FsConfig config = {}) {
+    setup(share());
+    setup(mirror());
+    mirror_fd_.Reset(open(mirror().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    broker_ = std::make_unique<TestBroker>(share(), std::move(config));
+  }
+  void Start(FsConfig config = {}) {
+    SetUpBoth([](const std::string&) {}, std::move(config));
+  }
+
+  std::string share() const { return tmp_.Path("share"); }
+  std::string mirror() const { return tmp_.Path("mirror"); }
+  // The mirror as a held fd: host calls as another uid must not need search
+  // permission on the temp dir's ancestors (the broker needs none either).
+  int mfd() const { return mirror_fd_.get(); }
+  std::string S(const std::string& rel) const { return share() + "/" + rel; }
+  std::string M(const std::string& rel) const { return mirror() + "/" + rel; }
+
+  uint64_t NodeOf(const std::string& name, uint64_t parent = kRoot) {
+    Result r = broker_->Lookup(parent, name);
+    EXPECT_EQ(r.error, 0) << name;
+    return r.reply.entry().node();
+  }
+
+  TestBroker& b() { return *broker_; }
+
+  TempDir tmp_;
+  UniqueFd mirror_fd_;
+  std::unique_ptr<TestBroker> broker_;
+};
+
+// --- Lookup, Forget, Getattr ---------------------------------------------------------
+
+TEST_F(ConformanceTest, LookupGivesTheHostAttributes) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "hello", 0640); });
+  Result r = b().Lookup(kRoot, "f");
+  ASSERT_EQ(r.error, 0);
+  struct stat st;
+  ASSERT_EQ(lstat(S("f").c_str(), &st), 0);
+  const proto::Attr& a = r.reply.entry().attr();
+  EXPECT_EQ(a.ino(), st.st_ino);
+  EXPECT_EQ(a.size(), 5u);
+  EXPECT_EQ(a.mode(), st.st_mode);
+  EXPECT_EQ(a.nlink(), st.st_nlink);
+  EXPECT_EQ(a.uid(), st.st_uid);
+  EXPECT_EQ(a.gid(), st.st_gid);
+  EXPECT_EQ(a.blocks(), static_cast<uint64_t>(st.st_blocks));
+  EXPECT_EQ(a.blksize(), static_cast<uint32_t>(st.st_blksize));
+  EXPECT_EQ(a.mtime(), st.st_mtim.tv_sec);
+  EXPECT_EQ(a.mtime_nsec(), static_cast<uint32_t>(st.st_mtim.tv_nsec));
+  EXPECT_EQ(a.flags(), 0u);
+  EXPECT_NE(r.reply.entry().node(), kRoot);
+}
+
+TEST_F(ConformanceTest, LookupErrorsAreTheKernels) {
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/file", "x");
+    mkdir((r + "/private").c_str(), 0700);
+    WriteFile(r + "/private/inner", "x");
+  });
+  struct stat st;
+  EXPECT_EQ(b().Lookup(kRoot, "missing").error, Err(lstat(M("missing").c_str(), &st)));
+  EXPECT_EQ(b().Lookup(NodeOf("file"), "x").error, Err(lstat(M("file/x").c_str(), &st)));
+  const std::string long_name(NAME_MAX + 1, 'n');
+  EXPECT_EQ(b().Lookup(kRoot, long_name).error, Err(lstat(M(long_name).c_str(), &st)));
+  const uint64_t priv = NodeOf("private");
+  b().SetCaller(kUser, kGroup);
+  EXPECT_EQ(b().Lookup(priv, "inner").error, AsCaller(kUser, kGroup, [&] {
+              return Err(fstatat(mfd(), "private/inner", &st, AT_SYMLINK_NOFOLLOW));
+            }));
+  EXPECT_EQ(b().Lookup(priv, "inner").error, EACCES);
+}
+
+TEST_F(ConformanceTest, NamesThatAreNotOneComponentAreRefused) {
+  SetUpBoth([](const std::string& r) { mkdir((r + "/d").c_str(), 0755); });
+  for (const std::string& name :
+       std::vector<std::string>{"", ".", "..", "d/..", "/etc", std::string("a\0b", 3)}) {
+    EXPECT_EQ(b().Lookup(kRoot, name).error, EINVAL) << name;
+    EXPECT_EQ(b().Mkdir(kRoot, name).error, EINVAL) << name;
+    EXPECT_EQ(b().Create(kRoot, name, O_RDWR).error, EINVAL) << name;
+    EXPECT_EQ(b().Unlink(kRoot, name).error, EINVAL) << name;
+  }
+}
+
+TEST_F(ConformanceTest, HardLinksAndRepeatedLookupsShareOneNode) {
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/a", "x");
+    link((r + "/a").c_str(), (r + "/b").c_str());
+  });
+  const uint64_t a = NodeOf("a");
+  EXPECT_EQ(NodeOf("b"), a);
+  EXPECT_EQ(NodeOf("a"), a);
+  EXPECT_EQ(b().fs().node_count(), 2u);  // The root and one file.
+}
+
+TEST_F(ConformanceTest, ForgetReleasesNodesAndStaleIdsGetEstale) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/a", "x"); });
+  const uint64_t a = NodeOf("a");
+  NodeOf("a");
+  b().Forget(a, 1);
+  EXPECT_EQ(b().Getattr(a).error, 0);
+  proto::Request batch;
+  batch.mutable_batch_forget()->add_forgets()->set_node(a);
+  batch.mutable_batch_forget()->mutable_forgets(0)->set_nlookup(1);
+  batch.mutable_batch_forget()->add_forgets()->set_node(kRoot);  // Ignored.
+  batch.mutable_batch_forget()->mutable_forgets(1)->set_nlookup(1000);
+  b().SendOneWay(batch);
+  EXPECT_EQ(b().Getattr(a).error, ESTALE);
+  EXPECT_EQ(b().Getattr(kRoot).error, 0);
+  // The slot is reused with a new generation: the old id still finds nothing.
+  const uint64_t again = NodeOf("a");
+  EXPECT_NE(again, a);
+  EXPECT_EQ(again & 0xffffffff, a & 0xffffffff);
+  EXPECT_EQ(b().Getattr(a).error, ESTALE);
+  EXPECT_EQ(b().Getattr(0).error, ESTALE);
+  EXPECT_EQ(b().Getattr(~uint64_t{0}).error, ESTALE);
+}
+
+// --- Setattr -------------------------------------------------------------------------
+
+TEST_F(ConformanceTest, SetattrChangesWhatTheHostShows) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "0123456789"); });
+  proto::Request req;
+  proto::SetattrRequest* s = req.mutable_setattr();
+  s->set_node(NodeOf("f"));
+  s->set_valid(FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME);
+  s->set_mode(0600);
+  s->set_uid(kUser);
+  s->set_gid(kGroup);
+  s->set_size(3);
+  s->set_atime(1000);
+  s->set_atime_nsec(5);
+  s->set_mtime(2000);
+  s->set_mtime_nsec(7);
+  Result r = b().Call(req);
+  ASSERT_EQ(r.error, 0);
+  struct stat st;
+  ASSERT_EQ(stat(S("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, kUser);
+  EXPECT_EQ(st.st_gid, kGroup);
+  EXPECT_EQ(st.st_size, 3);
+  EXPECT_EQ(st.st_atim.tv_sec, 1000);
+  EXPECT_EQ(st.st_atim.tv_nsec, 5);
+  EXPECT_EQ(st.st_mtim.tv_sec, 2000);
+  EXPECT_EQ(r.reply.attr().attr().size(), 3u);
+  EXPECT_EQ(r.reply.attr().attr().mode() & 07777, 0600u);
+}
+
+TEST_F(ConformanceTest, SetattrErrorsAreTheKernels) {
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/f", "x", 0644);
+    mkdir((r + "/d").c_str(), 0755);
+  });
+  const uint64_t f = NodeOf("f"), d = NodeOf("d");
+  auto setattr = [&](uint64_t node, uint32_t valid, uint32_t mode, uint64_t size) {
+    proto::Request req;
+    req.mutable_setattr()->set_node(node);
+    req.mutable_setattr()->set_valid(valid);
+    req.mutable_setattr()->set_mode(mode);
+    req.mutable_setattr()->set_size(size);
+    req.mutable_setattr()->set_uid(kUser);
+    return b().Call(req).error;
+  };
+  EXPECT_EQ(setattr(d, FATTR_SIZE, 0, 0), Err(truncate(M("d").c_str(), 0)));
+  b().SetCaller(kUser, kGroup);
+  EXPECT_EQ(setattr(f, FATTR_MODE, 0777, 0),
+            AsCaller(kUser, kGroup, [&] { return Err(fchmodat(mfd(), "f", 0777, 0)); }));
+  EXPECT_EQ(setattr(f, FATTR_SIZE, 0, 0), AsCaller(kUser, kGroup, [&] {
+              UniqueFd fd(openat(mfd(), "f", O_WRONLY | O_TRUNC | O_CLOEXEC));
+              return fd.valid() ? 0 : errno;
+            }));
+  EXPECT_EQ(setattr(f, FATTR_UID, 0, 0),
+            AsCaller(kUser, kGroup, [&] { return Err(fchownat(mfd(), "f", kUser, -1, 0)); }));
+  EXPECT_EQ(setattr(f, FATTR_SIZE, 0, 0), EACCES);
+  EXPECT_EQ(setattr(f, FATTR_MODE, 0777, 0), EPERM);
+}
+
+TEST_F(ConformanceTest, ChmodBySomeoneOutsideTheGroupClearsSetgid) {
+  // CVE-2022-0358: without supplementary groups, the kernel's own rule applies.
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/f", "x", 0644);
+    chown((r + "/f").c_str(), kUser, 0);
+  });
+  proto::Request req;
+  req.mutable_setattr()->set_node(NodeOf("f"));
+  req.mutable_setattr()->set_valid(FATTR_MODE);
+  req.mutable_setattr()->set_mode(02755);
+  b().SetCaller(kUser, kGroup);
+  ASSERT_EQ(b().Call(req).error, 0);
+  ASSERT_EQ(AsCaller(kUser, kGroup, [&] { return Err(fchmodat(mfd(), "f", 02755, 0)); }), 0);
+  struct stat s, m;
+  stat(S("f").c_str(), &s);
+  stat(M("f").c_str(), &m);
+  EXPECT_EQ(s.st_mode, m.st_mode);
+  EXPECT_EQ(s.st_mode & S_ISGID, 0u);
+}
+
+TEST_F(ConformanceTest, NewFilesInSetgidDirectoriesTakeItsGroup) {
+  SetUpBoth([](const std::string& r) {
+    mkdir((r + "/sg").c_str(), 0777);
+    chown((r + "/sg").c_str(), 0, 4242);
+    chmod((r + "/sg").c_str(), 02777);
+  });
+  b().SetCaller(kUser, kGroup, 0);
+  ASSERT_EQ(b().Mkdir(NodeOf("sg"), "sub", 0755).error, 0);
+  Result c = b().Create(NodeOf("sg"), "file", O_RDWR, 02755);
+  ASSERT_EQ(c.error, 0);
+  AsCaller(kUser, kGroup, [&] {
+    mkdirat(mfd(), "sg/sub", 0755);
+    UniqueFd fd(openat(mfd(), "sg/file", O_RDWR | O_CREAT | O_CLOEXEC, 02755));
+    return 0;
+  });
+  for (const char* name : {"sg/sub", "sg/file"}) {
+    struct stat s, m;
+    stat(S(name).c_str(), &s);
+    stat(M(name).c_str(), &m);
+    EXPECT_EQ(s.st_gid, 4242u) << name;
+    EXPECT_EQ(s.st_gid, m.st_gid) << name;
+    EXPECT_EQ(s.st_mode, m.st_mode) << name;  // S_ISGID kept on dirs, dropped on the file.
+  }
+}
+
+// --- Entries: mkdir, mknod, symlink, unlink, rmdir, rename, link ---------------------
+
+TEST_F(ConformanceTest, MkdirHonoursUmaskAndReportsErrors) {
+  SetUpBoth([](const std::string& r) { mkdir((r + "/ro").c_str(), 0555); });
+  b().SetCaller(0, 0, 027);
+  Result r = b().Mkdir(kRoot, "d", 0777);
+  ASSERT_EQ(r.error, 0);
+  EXPECT_EQ(r.reply.entry().attr().mode(), S_IFDIR | 0750u);
+  EXPECT_EQ(b().Mkdir(kRoot, "d").error, Err(mkdir(S("d").c_str(), 0755)));
+  b().SetCaller(kUser, kGroup);
+  EXPECT_EQ(b().Mkdir(NodeOf("ro"), "x").error,
+            AsCaller(kUser, kGroup, [&] { return Err(mkdirat(mfd(), "ro/x", 0755)); }));
+  EXPECT_EQ(b().Mkdir(NodeOf("ro"), "x").error, EACCES);
+}
+
+TEST_F(ConformanceTest, MknodMakesFifosAndDevicesAsTheKernelAllows) {
+  Start();
+  Result fifo = b().Mknod(kRoot, "fifo", S_IFIFO | 0600);
+  ASSERT_EQ(fifo.error, 0);
+  EXPECT_TRUE(S_ISFIFO(fifo.reply.entry().attr().mode()));
+  Result dev = b().Mknod(kRoot, "null", S_IFCHR | 0600, makedev(1, 3));
+  ASSERT_EQ(dev.error, 0);
+  struct stat st;
+  ASSERT_EQ(stat(S("null").c_str(), &st), 0);
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
+  EXPECT_EQ(dev.reply.entry().attr().rdev(), static_cast<uint32_t>(makedev(1, 3)));
+  b().SetCaller(kUser, kGroup);
+  chmod(share().c_str(), 0777);
+  chmod(mirror().c_str(), 0777);
+  EXPECT_EQ(b().Mknod(kRoot, "dev", S_IFBLK | 0600, makedev(7, 0)).error,
+            AsCaller(kUser, kGroup,
+                     [&] { return Err(mknodat(mfd(), "dev", S_IFBLK | 0600, makedev(7, 0))); }));
+  EXPECT_EQ(b().Mknod(kRoot, "dir", S_IFDIR | 0600).error,
+            Err(mknod(M("dir").c_str(), S_IFDIR | 0600, 0)));
+}
+
+TEST_F(ConformanceTest, SymlinkAndReadlink) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); });
+  Result s = b().Symlink(kRoot, "link", "/etc/passwd");
+  ASSERT_EQ(s.error, 0);
+  EXPECT_TRUE(S_ISLNK(s.reply.entry().attr().mode()));
+  char target[64] = {};
+  ASSERT_EQ(readlink(S("link").c_str(), target, sizeof(target)), 11);
+  EXPECT_STREQ(target, "/etc/passwd");
+  proto::Request read;
+  read.mutable_readlink()->set_node(s.reply.entry().node());
+  Result r = b().Call(read);
+  ASSERT_EQ(r.error, 0);
+  EXPECT_EQ(r.reply.readlink().target(), "/etc/passwd");
+  read.mutable_readlink()->set_node(NodeOf("f"));
+  EXPECT_EQ(b().Call(read).error, Err(readlink(M("f").c_str(), target, sizeof(target))));
+  EXPECT_EQ(b().Symlink(kRoot, "empty", "").error, Err(symlink("", M("empty").c_str())));
+  EXPECT_EQ(b().Symlink(kRoot, "f", "x").error, Err(symlink("x", M("f").c_str())));
+}
+
+TEST_F(ConformanceTest, UnlinkAndRmdirErrorsAreTheKernels) {
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/f", "x");
+    mkdir((r + "/d").c_str(), 0755);
+    mkdir((r + "/full").c_str(), 0755);
+    WriteFile(r + "/full/x", "x");
+  });
+  EXPECT_EQ(b().Unlink(kRoot, "missing").error, Err(unlink(M("missing").c_str())));
+  EXPECT_EQ(b().Unlink(kRoot, "d").error, Err(unlink(M("d").c_str())));
+  EXPECT_EQ(b().Rmdir(kRoot, "f").error, Err(rmdir(M("f").c_str())));
+  EXPECT_EQ(b().Rmdir(kRoot, "full").error, Err(rmdir(M("full").c_str())));
+  EXPECT_EQ(b().Unlink(kRoot, "f").error, 0);
+  EXPECT_EQ(b().Rmdir(kRoot, "d").error, 0);
+  EXPECT_NE(access(S("f").c_str(), F_OK), 0);
+  EXPECT_NE(access(S("d").c_str(), F_OK), 0);
+}
+
+TEST_F(ConformanceTest, RenameWithFlags) {
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/a", "a");
+    WriteFile(r + "/b", "b");
+    mkdir((r + "/d").c_str(), 0755);
+  });
+  auto rename = [&](const std::string& from, uint64_t to_parent, const std::string& to,
+                    uint32_t flags) {
+    proto::Request req;
+    req.mutable_rename()->set_old_parent(kRoot);
+    req.mutable_rename()->set_old_name(from);
+    req.mutable_rename()->set_new_parent(to_parent);
+    req.mutable_rename()->set_new_name(to);
+    req.mutable_rename()->set_flags(flags);
+    return b().Call(req).error;
+  };
+  auto host = [&](const std::string& from, const std::string& to, uint32_t flags) {
+    return Err(syscall(SYS_renameat2, AT_FDCWD, M(from).c_str(), AT_FDCWD, M(to).c_str(), flags));
+  };
+  const uint64_t d = NodeOf("d");
+  EXPECT_EQ(rename("a", kRoot, "b", RENAME_NOREPLACE), host("a", "b", RENAME_NOREPLACE));
+  EXPECT_EQ(rename("a", kRoot, "b", RENAME_NOREPLACE), EEXIST);
+  EXPECT_EQ(rename("a", kRoot, "b", RENAME_EXCHANGE), host("a", "b", RENAME_EXCHANGE));
+  char c = 0;
+  UniqueFd fd(open(S("a").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_EQ(read(fd.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'b');
+  EXPECT_EQ(rename("a", kRoot, "c", 0x80), EINVAL);
+  EXPECT_EQ(rename("missing", kRoot, "c", 0), host("missing", "c", 0));
+  EXPECT_EQ(rename("a", kRoot, "d", 0), host("a", "d", 0));
+  EXPECT_EQ(rename("a", d, "moved", 0), host("a", "d/moved", 0));
+  EXPECT_EQ(access(S("d/moved").c_str(), F_OK), 0);
+}
+
+TEST_F(ConformanceTest, LinkMakesAHardLink) {
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/f", "x");
+    mkdir((r + "/d").c_str(), 0755);
+  });
+  auto link_req = [&](uint64_t node, const std::string& name) {
+    proto::Request req;
+    req.mutable_link()->set_node(node);
+    req.mutable_link()->set_new_parent(kRoot);
+    req.mutable_link()->set_new_name(name);
+    return b().Call(req);
+  };
+  const uint64_t f = NodeOf("f");
+  Result r = link_req(f, "g");
+  ASSERT_EQ(r.error, 0);
+  EXPECT_EQ(r.reply.entry().node(), f);
+  EXPECT_EQ(r.reply.entry().attr().nlink(), 2u);
+  EXPECT_EQ(link_req(f, "g").error, Err(link(M("f").c_str(), M("f").c_str())));
+  EXPECT_EQ(link_req(NodeOf("d"), "d2").error, Err(link(M("d").c_str(), M("d2").c_str())));
+}
+
+// --- Open, Create, Tmpfile and the fds they return -------------------------------------
+
+TEST_F(ConformanceTest, OpenReturnsARegularFileFdWithTheGuestsAccessMode) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "hello"); });
+  const uint64_t f = NodeOf("f");
+  Result r = b().Open(f, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_DIRECTORY);
+  ASSERT_EQ(r.error, 0);
+  ASSERT_TRUE(r.fd.valid());
+  const int flags = fcntl(r.fd.get(), F_GETFL);
+  EXPECT_EQ(flags & O_ACCMODE, O_RDWR);
+  EXPECT_TRUE(flags & O_APPEND);
+  EXPECT_FALSE(flags & O_PATH);
+  struct stat st;
+  ASSERT_EQ(fstat(r.fd.get(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  char buf[8] = {};
+  EXPECT_EQ(pread(r.fd.get(), buf, sizeof(buf), 0), 5);
+  EXPECT_STREQ(buf, "hello");
+  ASSERT_EQ(write(r.fd.get(), "!", 1), 1);
+  EXPECT_EQ(b().Release(r.reply.open().handle()).error, 0);
+  EXPECT_EQ(b().Release(r.reply.open().handle()).error, EBADF);
+  Result ro = b().Open(f, O_RDONLY);
+  ASSERT_EQ(ro.error, 0);
+  EXPECT_EQ(write(ro.fd.get(), "x", 1), -1);
+  EXPECT_EQ(b().Open(f, O_ACCMODE).error, EINVAL);
+}
+
+TEST_F(ConformanceTest, OpenErrorsAreTheKernelsAndOnlyRegularFilesOpen) {
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/secret", "x", 0600);
+    mkdir((r + "/d").c_str(), 0755);
+    mkfifo((r + "/fifo").c_str(), 0666);
+    mknod((r + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3));
+    symlink("secret", (r + "/link").c_str());
+  });
+  EXPECT_EQ(b().Open(NodeOf("d"), O_RDWR).error, Err(open(M("d").c_str(), O_RDWR)));
+  // CVE-2020-35517: no device nodes, fifos or symlinks, whatever the host allows.
+  EXPECT_EQ(b().Open(NodeOf("null"), O_RDWR).error, EACCES);
+  EXPECT_EQ(b().Open(NodeOf("fifo"), O_RDONLY | O_NONBLOCK).error, EACCES);
+  EXPECT_EQ(b().Open(NodeOf("link"), O_RDONLY).error, EACCES);
+  const uint64_t secret = NodeOf("secret");
+  b().SetCaller(kUser, kGroup);
+  EXPECT_EQ(b().Open(secret, O_RDONLY).error, AsCaller(kUser, kGroup, [&] {
+              UniqueFd fd(openat(mfd(), "secret", O_RDONLY | O_CLOEXEC));
+              return fd.valid() ? 0 : errno;
+            }));
+  EXPECT_EQ(b().Open(secret, O_RDONLY).error, EACCES);
+}
+
+TEST_F(ConformanceTest, CreateMakesAFileAndOpensIt) {
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/existing", "old data");
+    mkdir((r + "/d").c_str(), 0755);
+    mkdir((r + "/ro").c_str(), 0755);
+  });
+  b().SetCaller(0, 0, 022);
+  Result c = b().Create(kRoot, "new", O_RDWR, 0666);
+  ASSERT_EQ(c.error, 0);
+  ASSERT_TRUE(c.fd.valid());
+  EXPECT_EQ(c.reply.create().entry().attr().mode(), S_IFREG | 0644u);
+  ASSERT_EQ(pwrite(c.fd.get(), "abc", 3, 0), 3);
+  struct stat st;
+  ASSERT_EQ(stat(S("new").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 3);
+  EXPECT_EQ(c.reply.create().entry().node(), NodeOf("new"));
+  // Existing file without O_EXCL: opened (and truncated); with O_EXCL: EEXIST.
+  Result t = b().Create(kRoot, "existing", O_WRONLY | O_TRUNC, 0644);
+  ASSERT_EQ(t.error, 0);
+  ASSERT_EQ(stat(S("existing").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0);
+  EXPECT_EQ(b().Create(kRoot, "existing", O_RDWR | O_EXCL).error,
+            Err(open(M("existing").c_str(), O_RDWR | O_CREAT | O_EXCL, 0644)));
+  EXPECT_EQ(b().Create(kRoot, "d", O_RDWR).error,
+            Err(open(M("d").c_str(), O_RDWR | O_CREAT, 0644)));
+  b().SetCaller(kUser, kGroup);
+  EXPECT_EQ(b().Create(NodeOf("ro"), "x", O_RDWR).error, AsCaller(kUser, kGroup, [&] {
+              UniqueFd fd(openat(mfd(), "ro/x", O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+              return fd.valid() ? 0 : errno;
+            }));
+}
+
+TEST_F(ConformanceTest, CreatedFilesBelongToTheCaller) {
+  Start();
+  chmod(share().c_str(), 0777);
+  b().SetCaller(kUser, kGroup);
+  ASSERT_EQ(b().Create(kRoot, "mine", O_RDWR).error, 0);
+  ASSERT_EQ(b().Mkdir(kRoot, "mydir").error, 0);
+  ASSERT_EQ(b().Symlink(kRoot, "mylink", "x").error, 0);
+  for (const char* name : {"mine", "mydir", "mylink"}) {
+    struct stat st;
+    ASSERT_EQ(lstat(S(name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, kUser) << name;
+    EXPECT_EQ(st.st_gid, kGroup) << name;
+  }
+}
+
+TEST_F(ConformanceTest, TmpfileIsAnUnnamedFile) {
+  Start();
+  proto::Request req;
+  req.mutable_tmpfile()->set_parent(kRoot);
+  req.mutable_tmpfile()->set_mode(0600);
+  req.mutable_tmpfile()->set_flags(O_RDWR);
+  Result r = b().Call(req);
+  ASSERT_EQ(r.error, 0);
+  ASSERT_TRUE(r.fd.valid());
+  EXPECT_EQ(r.reply.create().entry().attr().nlink(), 0u);
+  EXPECT_EQ(pwrite(r.fd.get(), "x", 1, 0), 1);
+  req.mutable_tmpfile()->set_flags(O_RDONLY);
+  EXPECT_EQ(b().Call(req).error, Err(open(mirror().c_str(), O_TMPFILE | O_RDONLY, 0600)));
+}
+
+TEST_F(ConformanceTest, WritebackTurnsWriteOnlyIntoReadWriteWithoutAppend) {
+  FsConfig config;
+  config.writeback = true;
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); }, config);
+  Result r = b().Open(NodeOf("f"), O_WRONLY | O_APPEND);
+  ASSERT_EQ(r.error, 0);
+  const int flags = fcntl(r.fd.get(), F_GETFL);
+  EXPECT_EQ(flags & O_ACCMODE, O_RDWR);
+  EXPECT_FALSE(flags & O_APPEND);
+}
+
+TEST_F(ConformanceTest, DirectIoOnlyWhenAllowed) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); });
+  Result r = b().Open(NodeOf("f"), O_RDONLY | O_DIRECT);
+  ASSERT_EQ(r.error, 0);
+  EXPECT_FALSE(fcntl(r.fd.get(), F_GETFL) & O_DIRECT);
+  broker_.reset();
+  FsConfig config;
+  config.allow_direct_io = true;
+  broker_ = std::make_unique<TestBroker>(share(), config);
+  Result direct = b().Open(NodeOf("f"), O_RDONLY | O_DIRECT);
+  ASSERT_EQ(direct.error, 0);
+  EXPECT_TRUE(fcntl(direct.fd.get(), F_GETFL) & O_DIRECT);
+}
+
+TEST_F(ConformanceTest, FlushFsyncAndBadHandles) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); });
+  Result r = b().Open(NodeOf("f"), O_RDWR);
+  ASSERT_EQ(r.error, 0);
+  const uint64_t h = r.reply.open().handle();
+  proto::Request flush;
+  flush.mutable_flush()->set_handle(h);
+  EXPECT_EQ(b().Call(flush).error, 0);
+  proto::Request fsync_req;
+  fsync_req.mutable_fsync()->set_handle(h);
+  fsync_req.mutable_fsync()->set_datasync(true);
+  EXPECT_EQ(b().Call(fsync_req).error, 0);
+  fsync_req.mutable_fsync()->set_handle(h + 1);
+  EXPECT_EQ(b().Call(fsync_req).error, EBADF);
+  fsync_req.mutable_fsync()->set_handle(h ^ (uint64_t{1} << 32));
+  EXPECT_EQ(b().Call(fsync_req).error, EBADF);
+  // A directory handle is not a file handle, and the other way round.
+  Result dir = b().Opendir(kRoot);
+  fsync_req.mutable_fsync()->set_handle(dir.reply.opendir().handle());
+  EXPECT_EQ(b().Call(fsync_req).error, EBADF);
+  EXPECT_EQ(b().Readdir(h, 0, 4096, false).error, EBADF);
+}
+
+// --- Directories ---------------------------------------------------------------------
+
+std::set<std::string> HostNames(const std::string& dir) {
+  std::set<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  while (dirent* e = readdir(d)) names.insert(e->d_name);
+  closedir(d);
+  return names;
+}
+
+TEST_F(ConformanceTest, ReaddirListsWhatTheHostListsAcrossPages) {
+  SetUpBoth([](const std::string& r) {
+    for (int i = 0; i < 100; ++i) WriteFile(r + "/file-" + std::to_string(i), "x");
+    mkdir((r + "/sub").c_str(), 0755);
+  });
+  Result dir = b().Opendir(kRoot);
+  ASSERT_EQ(dir.error, 0);
+  EXPECT_FALSE(dir.fd.valid());  // Directory fds never leave the broker.
+  const uint64_t h = dir.reply.opendir().handle();
+  std::multiset<std::string> names;
+  uint64_t offset = 0;
+  int pages = 0;
+  while (true) {
+    Result page = b().Readdir(h, offset, 512, false);
+    ASSERT_EQ(page.error, 0);
+    if (page.reply.readdir().entries_size() == 0) break;
+    size_t bytes = 0;
+    for (const proto::DirEntry& e : page.reply.readdir().entries()) {
+      names.insert(e.name());
+      offset = e.offset();
+      bytes += (24 + e.name().size() + 7) & ~size_t{7};
+      if (e.name() == "sub") {
+        EXPECT_EQ(e.type(), DT_DIR);
+      }
+    }
+    EXPECT_LE(bytes, 512u);
+    ++pages;
+  }
+  EXPECT_GT(pages, 4);
+  std::set<std::string> host = HostNames(mirror());
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()), host);
+  EXPECT_EQ(names.size(), host.size());  // Each exactly once.
+  proto::Request release;
+  release.mutable_releasedir()->set_handle(h);
+  EXPECT_EQ(b().Call(release).error, 0);
+  EXPECT_EQ(b().Readdir(h, 0, 4096, false).error, EBADF);
+}
+
+TEST_F(ConformanceTest, ReaddirplusTakesALookupForEachEntryButDots) {
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/a", "xyz");
+    mkdir((r + "/d").c_str(), 0755);
+  });
+  Result dir = b().Opendir(kRoot);
+  Result page = b().Readdir(dir.reply.opendir().handle(), 0, 64 * 1024, true);
+  ASSERT_EQ(page.error, 0);
+  ASSERT_EQ(page.reply.readdir().entries_size(), 4);
+  struct stat root_st;
+  stat(share().c_str(), &root_st);
+  for (const proto::DirEntry& e : page.reply.readdir().entries()) {
+    if (e.name() == "." || e.name() == "..") {
+      EXPECT_EQ(e.entry().node(), 0u) << e.name();
+      // The share's parent is outside: its inode number is not revealed.
+      EXPECT_EQ(e.ino(), root_st.st_ino) << e.name();
+      continue;
+    }
+    EXPECT_NE(e.entry().node(), 0u);
+    EXPECT_EQ(e.entry().attr().ino(), e.ino());
+    EXPECT_EQ(e.entry().node(), NodeOf(e.name()));
+    if (e.name() == "a") {
+      EXPECT_EQ(e.entry().attr().size(), 3u);
+    }
+  }
+}
+
+TEST_F(ConformanceTest, OpendirErrorsAreTheKernels) {
+  SetUpBoth([](const std::string& r) {
+    WriteFile(r + "/f", "x");
+    mkdir((r + "/private").c_str(), 0700);
+  });
+  EXPECT_EQ(b().Opendir(NodeOf("f")).error, ENOTDIR);
+  const uint64_t priv = NodeOf("private");
+  b().SetCaller(kUser, kGroup);
+  EXPECT_EQ(b().Opendir(priv).error, AsCaller(kUser, kGroup, [&] {
+              UniqueFd d(openat(mfd(), "private", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+              return d.valid() ? 0 : errno;
+            }));
+  EXPECT_EQ(b().Opendir(priv).error, EACCES);
+}
+
+TEST_F(ConformanceTest, FsyncdirStatfsAccessSyncfs) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/secret", "x", 0600); });
+  Result dir = b().Opendir(kRoot);
+  proto::Request fsyncdir;
+  fsyncdir.mutable_fsyncdir()->set_handle(dir.reply.opendir().handle());
+  EXPECT_EQ(b().Call(fsyncdir).error, 0);
+
+  proto::Request statfs_req;
+  statfs_req.mutable_statfs()->set_node(kRoot);
+  Result s = b().Call(statfs_req);
+  ASSERT_EQ(s.error, 0);
+  struct statfs host;
+  ASSERT_EQ(statfs(mirror().c_str(), &host), 0);
+  EXPECT_EQ(s.reply.statfs().blocks(), host.f_blocks);
+  EXPECT_EQ(s.reply.statfs().bsize(), static_cast<uint32_t>(host.f_bsize));
+  EXPECT_EQ(s.reply.statfs().namelen(), static_cast<uint32_t>(host.f_namelen));
+
+  proto::Request syncfs_req;
+  syncfs_req.mutable_syncfs()->set_node(NodeOf("secret"));
+  EXPECT_EQ(b().Call(syncfs_req).error, 0);
+
+  const uint64_t secret = NodeOf("secret");
+  auto access_req = [&](uint32_t mask) {
+    proto::Request req;
+    req.mutable_access()->set_node(secret);
+    req.mutable_access()->set_mask(mask);
+    return b().Call(req).error;
+  };
+  EXPECT_EQ(access_req(R_OK | W_OK), 0);
+  EXPECT_EQ(access_req(X_OK), Err(faccessat(AT_FDCWD, M("secret").c_str(), X_OK, AT_EACCESS)));
+  EXPECT_EQ(access_req(0x40), Err(faccessat(AT_FDCWD, M("secret").c_str(), 0x40, 0)));
+  b().SetCaller(kUser, kGroup);
+  EXPECT_EQ(access_req(R_OK), AsCaller(kUser, kGroup, [&] {
+              return Err(faccessat(mfd(), "secret", R_OK, AT_EACCESS));
+            }));
+  EXPECT_EQ(access_req(R_OK), EACCES);
+  EXPECT_EQ(access_req(F_OK), 0);
+}
+
+// --- Extended attributes ----------------------------------------------------------------
+
+proto::Request SetxattrReq(uint64_t node, const std::string& name, const std::string& value,
+                           uint32_t flags = 0) {
+  proto::Request req;
+  req.mutable_setxattr()->set_node(node);
+  req.mutable_setxattr()->set_name(name);
+  req.mutable_setxattr()->set_value(value);
+  req.mutable_setxattr()->set_flags(flags);
+  return req;
+}
+
+proto::Request GetxattrReq(uint64_t node, const std::string& name, uint32_t size) {
+  proto::Request req;
+  req.mutable_getxattr()->set_node(node);
+  req.mutable_getxattr()->set_name(name);
+  req.mutable_getxattr()->set_size(size);
+  return req;
+}
+
+TEST_F(ConformanceTest, XattrsAreOffWithoutTheOption) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); });
+  EXPECT_EQ(b().Call(SetxattrReq(NodeOf("f"), "user.a", "1")).error, ENOSYS);
+  EXPECT_EQ(b().Call(GetxattrReq(NodeOf("f"), "user.a", 0)).error, ENOSYS);
+}
+
+TEST_F(ConformanceTest, XattrsBehaveAsTheKernels) {
+  FsConfig config;
+  config.xattr = true;
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); }, config);
+  const uint64_t f = NodeOf("f");
+  const std::string m = M("f");
+  EXPECT_EQ(b().Call(SetxattrReq(f, "user.a", "value")).error,
+            Err(setxattr(m.c_str(), "user.a", "value", 5, 0)));
+  EXPECT_EQ(b().Call(SetxattrReq(f, "user.a", "v", XATTR_CREATE)).error,
+            Err(setxattr(m.c_str(), "user.a", "v", 1, XATTR_CREATE)));
+  EXPECT_EQ(b().Call(SetxattrReq(f, "user.b", "v", XATTR_REPLACE)).error,
+            Err(setxattr(m.c_str(), "user.b", "v", 1, XATTR_REPLACE)));
+  EXPECT_EQ(b().Call(SetxattrReq(f, "bogus.a", "v")).error,
+            Err(setxattr(m.c_str(), "bogus.a", "v", 1, 0)));
+  Result size = b().Call(GetxattrReq(f, "user.a", 0));
+  ASSERT_EQ(size.error, 0);
+  EXPECT_EQ(size.reply.xattr().size(), 5u);
+  Result value = b().Call(GetxattrReq(f, "user.a", 100));
+  ASSERT_EQ(value.error, 0);
+  EXPECT_EQ(value.reply.xattr().value(), "value");
+  char buf[2];
+  EXPECT_EQ(b().Call(GetxattrReq(f, "user.a", 2)).error,
+            Err(getxattr(m.c_str(), "user.a", buf, 2)));
+  EXPECT_EQ(b().Call(GetxattrReq(f, "user.none", 10)).error,
+            Err(getxattr(m.c_str(), "user.none", buf, 2)));
+  EXPECT_EQ(b().Call(GetxattrReq(f, "", 10)).error, Err(getxattr(m.c_str(), "", buf, 2)));
+
+  proto::Request list;
+  list.mutable_listxattr()->set_node(f);
+  Result l = b().Call(list);
+  ASSERT_EQ(l.error, 0);
+  EXPECT_EQ(l.reply.xattr().size(), 7u);  // "user.a\0"
+  list.mutable_listxattr()->set_size(100);
+  l = b().Call(list);
+  EXPECT_EQ(l.reply.xattr().value(), std::string("user.a\0", 7));
+  list.mutable_listxattr()->set_size(3);
+  EXPECT_EQ(b().Call(list).error, ERANGE);
+
+  proto::Request remove;
+  remove.mutable_removexattr()->set_node(f);
+  remove.mutable_removexattr()->set_name("user.a");
+  EXPECT_EQ(b().Call(remove).error, 0);
+  EXPECT_EQ(b().Call(remove).error, Err(removexattr(m.c_str(), "user.none")));
+  EXPECT_EQ(getxattr(S("f").c_str(), "user.a", buf, 2), -1);
+
+  // POSIX ACLs only with --posix-acl.
+  EXPECT_EQ(b().Call(GetxattrReq(f, "system.posix_acl_access", 100)).error, EOPNOTSUPP);
+}
+
+TEST_F(ConformanceTest, XattrmapRenamesAndClearsTheMappedCapability) {
+  FsConfig config;
+  config.xattr = true;
+  config.xattrmap = *XattrMap::Parse(":map::user.virtiofs.:");
+  SetUpBoth(
+      [](const std::string& r) {
+        WriteFile(r + "/f", "x");
+        setxattr((r + "/f").c_str(), "user.host", "h", 1, 0);
+      },
+      config);
+  const uint64_t f = NodeOf("f");
+  ASSERT_EQ(b().Call(SetxattrReq(f, "security.capability", "cap")).error, 0);
+  char buf[16] = {};
+  EXPECT_EQ(getxattr(S("f").c_str(), "user.virtiofs.security.capability", buf, sizeof(buf)), 3);
+  proto::Request list;
+  list.mutable_listxattr()->set_node(f);
+  list.mutable_listxattr()->set_size(1000);
+  Result l = b().Call(list);
+  ASSERT_EQ(l.error, 0);
+  EXPECT_EQ(l.reply.xattr().value(), std::string("security.capability\0", 20));
+  // Opening for write clears it, as a write clears the real one (CVE-2021-20263).
+  Result w = b().Open(f, O_WRONLY);
+  ASSERT_EQ(w.error, 0);
+  EXPECT_EQ(getxattr(S("f").c_str(), "user.virtiofs.security.capability", buf, sizeof(buf)), -1);
+  EXPECT_EQ(errno, ENODATA);
+}
+
+// --- Data-path helpers: fallocate, lseek, copy_file_range --------------------------------
+
+TEST_F(ConformanceTest, FallocateLseekCopyFileRange) {
+  SetUpBoth([](const std::string& r) {
+    UniqueFd fd(open((r + "/sparse").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    pwrite(fd.get(), "data", 4, 1 << 20);
+    WriteFile(r + "/dst", "");
+  });
+  Result src = b().Open(NodeOf("sparse"), O_RDWR);
+  Result dst = b().Open(NodeOf("dst"), O_RDWR);
+  ASSERT_EQ(src.error, 0);
+  ASSERT_EQ(dst.error, 0);
+  UniqueFd host(open(M("sparse").c_str(), O_RDWR | O_CLOEXEC));
+  auto lseek_req = [&](int64_t offset, uint32_t whence) {
+    proto::Request req;
+    req.mutable_lseek()->set_handle(src.reply.open().handle());
+    req.mutable_lseek()->set_offset(offset);
+    req.mutable_lseek()->set_whence(whence);
+    return b().Call(req);
+  };
+  Result data = lseek_req(0, SEEK_DATA);
+  ASSERT_EQ(data.error, 0);
+  EXPECT_EQ(static_cast<off_t>(data.reply.lseek().offset()), lseek(host.get(), 0, SEEK_DATA));
+  Result hole = lseek_req(0, SEEK_HOLE);
+  EXPECT_EQ(static_cast<off_t>(hole.reply.lseek().offset()), lseek(host.get(), 0, SEEK_HOLE));
+  EXPECT_EQ(lseek_req(2 << 20, SEEK_DATA).error, Err(lseek(host.get(), 2 << 20, SEEK_DATA)));
+  EXPECT_EQ(lseek_req(0, 17).error, EINVAL);
+
+  proto::Request falloc;
+  falloc.mutable_fallocate()->set_handle(dst.reply.open().handle());
+  falloc.mutable_fallocate()->set_length(8192);
+  EXPECT_EQ(b().Call(falloc).error, 0);
+  struct stat st;
+  stat(S("dst").c_str(), &st);
+  EXPECT_EQ(st.st_size, 8192);
+  falloc.mutable_fallocate()->set_mode(0x8000);
+  EXPECT_EQ(b().Call(falloc).error, EOPNOTSUPP);
+  falloc.mutable_fallocate()->set_mode(0);
+  falloc.mutable_fallocate()->set_length(0);
+  EXPECT_EQ(b().Call(falloc).error, Err(fallocate(host.get(), 0, 0, 0)));
+
+  proto::Request copy;
+  proto::CopyFileRangeRequest* c = copy.mutable_copy_file_range();
+  c->set_handle_in(src.reply.open().handle());
+  c->set_offset_in(1 << 20);
+  c->set_handle_out(dst.reply.open().handle());
+  c->set_offset_out(10);
+  c->set_length(4);
+  Result copied = b().Call(copy);
+  ASSERT_EQ(copied.error, 0);
+  EXPECT_EQ(copied.reply.copy_file_range().size(), 4u);
+  char buf[5] = {};
+  EXPECT_EQ(pread(dst.fd.get(), buf, 4, 10), 4);
+  EXPECT_STREQ(buf, "data");
+  c->set_flags(1);
+  EXPECT_EQ(b().Call(copy).error, EINVAL);
+}
+
+// --- Read-only shares ----------------------------------------------------------------------
+
+TEST_F(ConformanceTest, ReadonlyRefusesEveryChangeWithErofs) {
+  FsConfig config;
+  config.readonly = true;
+  config.xattr = true;
+  SetUpBoth(
+      [](const std::string& r) {
+        WriteFile(r + "/f", "x");
+        mkdir((r + "/d").c_str(), 0755);
+      },
+      config);
+  const uint64_t f = NodeOf("f");
+  EXPECT_EQ(b().Mkdir(kRoot, "x").error, EROFS);
+  EXPECT_EQ(b().Mknod(kRoot, "x", S_IFIFO | 0600).error, EROFS);
+  EXPECT_EQ(b().Symlink(kRoot, "x", "y").error, EROFS);
+  EXPECT_EQ(b().Create(kRoot, "x", O_RDWR).error, EROFS);
+  EXPECT_EQ(b().Unlink(kRoot, "f").error, EROFS);
+  EXPECT_EQ(b().Rmdir(kRoot, "d").error, EROFS);
+  EXPECT_EQ(b().Open(f, O_WRONLY).error, EROFS);
+  EXPECT_EQ(b().Open(f, O_RDONLY | O_TRUNC).error, EROFS);
+  EXPECT_EQ(b().Call(SetxattrReq(f, "user.a", "1")).error, EROFS);
+  proto::Request setattr;
+  setattr.mutable_setattr()->set_node(f);
+  setattr.mutable_setattr()->set_valid(FATTR_MODE);
+  EXPECT_EQ(b().Call(setattr).error, EROFS);
+  Result ro = b().Open(f, O_RDONLY);
+  ASSERT_EQ(ro.error, 0);
+  EXPECT_EQ(write(ro.fd.get(), "x", 1), -1);
+  EXPECT_EQ(access(S("x").c_str(), F_OK), -1);
+}
+
+// --- Budget --------------------------------------------------------------------------------
+
+TEST_F(ConformanceTest, FdBudgetGivesEnfileNeverACrash) {
+  FsConfig config;
+  config.fd_budget = 3;
+  SetUpBoth(
+      [](const std::string& r) {
+        for (int i = 0; i < 5; ++i) WriteFile(r + "/f" + std::to_string(i), "x");
+      },
+      config);
+  EXPECT_EQ(b().Lookup(kRoot, "f0").error, 0);
+  EXPECT_EQ(b().Lookup(kRoot, "f1").error, 0);
+  EXPECT_EQ(b().Lookup(kRoot, "f2").error, 0);
+  EXPECT_EQ(b().Lookup(kRoot, "f3").error, ENFILE);
+  EXPECT_EQ(b().Lookup(kRoot, "f0").error, 0);  // Known nodes need no new fd.
+  b().Forget(NodeOf("f1"), 2);
+  EXPECT_EQ(b().Lookup(kRoot, "f3").error, 0);
+}
+
+TEST_F(ConformanceTest, NoFdLeaksAcrossAWorkload) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); });
+  const std::set<int> before = OpenFds();
+  for (int i = 0; i < 3; ++i) {
+    Result c = b().Create(kRoot, "n", O_RDWR);
+    ASSERT_EQ(c.error, 0);
+    EXPECT_EQ(b().Release(c.reply.create().handle()).error, 0);
+    b().Forget(c.reply.create().entry().node(), 1);
+    EXPECT_EQ(b().Unlink(kRoot, "n").error, 0);
+    Result d = b().Opendir(kRoot);
+    proto::Request rel;
+    rel.mutable_releasedir()->set_handle(d.reply.opendir().handle());
+    EXPECT_EQ(b().Call(rel).error, 0);
+  }
+  b().Getattr(kRoot);  // Forgets are one-way: a round trip after them orders them.
+  EXPECT_EQ(OpenFds(), before);
+  EXPECT_EQ(b().fs().handle_count(), 0u);
+  EXPECT_EQ(b().fs().node_count(), 1u);
+}
+
+}  // namespace
+}  // namespace virtiofsd::testing

@@ -1,0 +1,57 @@
+// The broker's command line (see README "Executable contract"): parsed into
+// BrokerOptions by a pure function, so every spelling and every refusal is tested
+// without starting a broker.
+//
+// Errors are kInvalidArgument with a message naming the option; the executable
+// prints it and exits 2.
+
+#ifndef VIRTIOFSD_BROKER_OPTIONS_H_
+#define VIRTIOFSD_BROKER_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/logging.h"
+
+namespace virtiofsd {
+
+enum class SandboxMode { kNamespace, kChroot, kNone };
+enum class SeccompAction { kKill, kLog, kTrap, kNone };
+enum class FileHandleMode { kNever, kPrefer, kMandatory };
+
+struct BrokerOptions {
+  int channel_fd = -1;
+  std::string shared_dir;
+  SandboxMode sandbox = SandboxMode::kNamespace;
+  SeccompAction seccomp = SeccompAction::kKill;
+  bool xattr = false;
+  bool posix_acl = false;  // Implies xattr.
+  bool readonly = false;
+  FileHandleMode inode_file_handles = FileHandleMode::kNever;
+  bool announce_submounts = false;
+  bool allow_direct_io = false;
+  bool writeback = false;
+  bool killpriv_v2 = false;
+  bool preserve_noatime = false;
+  bool security_label = false;
+  std::string xattrmap;  // Rules in the Rust virtiofsd syntax; empty: none.
+  // Capability changes, e.g. "+sys_admin,-mknod" (names without CAP_, any case).
+  std::vector<std::string> modcaps;
+  uint64_t rlimit_nofile = 0;  // 0: raise to the default (capped below fs.file-max).
+  int threads = 4;
+  LogLevel log_level = LogLevel::kInfo;
+  bool syslog = false;
+};
+
+// Parses argv[1..]. Options take `--name=value` (or `--name value`); booleans take
+// no value.
+absl::StatusOr<BrokerOptions> ParseBrokerOptions(const std::vector<std::string>& args);
+
+// One line per option, for --help and error messages.
+std::string BrokerUsage();
+
+}  // namespace virtiofsd
+
+#endif  // VIRTIOFSD_BROKER_OPTIONS_H_

@@ -1,0 +1,130 @@
+#include "broker/server.h"
+
+#include <errno.h>
+
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/broker_wire.h"
+#include "common/logging.h"
+
+namespace virtiofsd {
+namespace {
+
+using Op = proto::Request::OpCase;
+
+// Threads a guest can park in SETLKW at once; more get ENOLCK.
+constexpr size_t kMaxLockWaiters = 64;
+
+}  // namespace
+
+Server::Server(FrameSocket& socket, FileSystem& fs, int threads)
+    : socket_(socket), fs_(fs), threads_(threads), waiters_(kMaxLockWaiters) {}
+
+absl::Status Server::Run() {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < threads_; ++i) threads.emplace_back([this] { Serve(); });
+  for (std::thread& thread : threads) thread.join();
+  absl::MutexLock lock(&mu_);
+  return failure_;
+}
+
+void Server::Fail(absl::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!failure_.ok()) return;
+    failure_ = status;
+  }
+  VFSD_LOG(kError, "closing the channel: %s", status.ToString());
+  socket_.Shutdown();
+}
+
+void Server::Serve() {
+  if (int err = UnshareThreadFs()) {
+    Fail(absl::InternalError(absl::StrCat("unshare(CLONE_FS): ", strerror(err))));
+    return;
+  }
+  ThreadCredentials credentials;
+  Frame frame;
+  while (true) {
+    absl::Status received = socket_.Receive(frame);
+    if (absl::IsUnavailable(received)) {
+      socket_.Shutdown();  // Wakes the other serving threads.
+      return;
+    }
+    if (!received.ok()) return Fail(received);
+    absl::StatusOr<proto::Request> request = DecodeRequest(frame);
+    if (!request.ok()) return Fail(request.status());
+    if (!Dispatch(*request, credentials)) return;
+  }
+}
+
+bool Server::Dispatch(const proto::Request& request, ThreadCredentials& credentials) {
+  Response response;
+  const Op op = request.op_case();
+  if (op == Op::kHandshake) {
+    if (handshake_done_.exchange(true)) {
+      Fail(absl::InvalidArgumentError("second handshake"));
+      return false;
+    }
+    if (request.handshake().version() != proto::PROTOCOL_VERSION_CURRENT) {
+      SendAnswer(request.id(), EPROTO, response);
+      Fail(absl::InvalidArgumentError(
+          absl::StrCat("frontend speaks protocol version ", request.handshake().version())));
+      return false;
+    }
+    response.reply.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
+    SendAnswer(request.id(), 0, response);
+    return true;
+  }
+  if (!handshake_done_.load()) {
+    Fail(absl::InvalidArgumentError("request before the handshake"));
+    return false;
+  }
+  if (op == Op::kInterrupt) {
+    waiters_.Interrupt(request.interrupt().target_id());
+    return true;
+  }
+  if (IsOneWay(op)) {  // Forget, BatchForget: no credentials needed, no answer.
+    fs_.Handle(request, response);
+    return true;
+  }
+  const proto::Caller& caller = request.caller();
+  int err = credentials.SwitchTo(caller.uid(), caller.gid(), caller.umask());
+  if (err == 0) err = fs_.Handle(request, response);
+  if (err == FileSystem::kWaitLater) {
+    const uint64_t id = request.id();
+    err = waiters_.Start(id, std::move(response.wait), [this, id](int wait_err) {
+      Response answer;
+      answer.reply.mutable_empty();
+      SendAnswer(id, wait_err, answer);
+    });
+    if (err == 0) return true;
+  }
+  SendAnswer(request.id(), err, response);
+  return true;
+}
+
+void Server::SendAnswer(uint64_t id, int err, Response& response) {
+  proto::Reply& reply = response.reply;
+  reply.set_id(id);
+  if (err != 0) {
+    reply.clear_result();
+    reply.set_error(err);
+  }
+  const int fd = err == 0 && response.handle ? response.handle->fd.get() : -1;
+  absl::Status sent = SendReply(socket_, reply, fd);
+  // A reply that does not fit is our bug, not the frontend's: answer EIO instead.
+  if (absl::IsInvalidArgument(sent) && err == 0) {
+    proto::Reply fallback;
+    fallback.set_id(id);
+    fallback.set_error(EIO);
+    sent = SendReply(socket_, fallback);
+  }
+  if (!sent.ok() && !absl::IsUnavailable(sent)) {
+    VFSD_LOG(kWarn, "reply %d not sent: %s", id, sent.ToString());
+  }
+}
+
+}  // namespace virtiofsd

@@ -1,0 +1,194 @@
+#include "broker/testing/test_broker.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+
+namespace virtiofsd::testing {
+
+TempDir::TempDir() {
+  const char* base = getenv("TEST_TMPDIR");
+  std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/broker.XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) abort();
+  chmod(pattern.c_str(), 0755);
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  nftw(
+      path_.c_str(),
+      [](const char* path, const struct stat*, int, struct FTW*) { return remove(path); }, 64,
+      FTW_DEPTH | FTW_PHYS);
+}
+
+int AsCaller(uid_t uid, gid_t gid, const std::function<int()>& fn) {
+  int result = 0;
+  std::thread thread([&] {
+    syscall(SYS_setfsgid, gid);
+    syscall(SYS_setfsuid, uid);
+    result = fn();
+  });
+  thread.join();
+  return result;
+}
+
+TestBroker::TestBroker(const std::string& shared_dir, FsConfig config, int threads) {
+  UniqueFd dir(open(shared_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd proc(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  auto fs = FileSystem::Create(std::move(dir), std::move(proc), std::move(config));
+  if (!fs.ok()) {
+    ADD_FAILURE() << fs.status();
+    abort();
+  }
+  fs_ = *std::move(fs);
+  auto pair = FrameSocket::CreatePair();
+  if (!pair.ok()) abort();
+  server_socket_ = std::make_unique<FrameSocket>(std::move(pair->second));
+  server_ = std::make_unique<Server>(*server_socket_, *fs_, threads);
+  serving_ = std::thread([this] { EXPECT_TRUE(server_->Run().ok()); });
+  client_ = std::make_unique<BrokerClient>(std::move(pair->first));
+  SetCaller(0, 0);
+  proto::Request handshake;
+  handshake.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
+  EXPECT_EQ(Call(handshake).error, 0);
+}
+
+TestBroker::~TestBroker() {
+  client_.reset();  // Closes the channel: the server returns.
+  serving_.join();
+}
+
+void TestBroker::SetCaller(uid_t uid, gid_t gid, mode_t umask) {
+  caller_.set_uid(uid);
+  caller_.set_gid(gid);
+  caller_.set_umask(umask);
+  caller_.set_pid(1);
+}
+
+proto::Request TestBroker::Base() {
+  proto::Request request;
+  *request.mutable_caller() = caller_;
+  return request;
+}
+
+Result TestBroker::Call(proto::Request request) {
+  if (!request.has_caller()) *request.mutable_caller() = caller_;
+  Result result;
+  absl::StatusOr<BrokerResponse> response = client_->Call(std::move(request));
+  if (!response.ok()) {
+    ADD_FAILURE() << "channel failed: " << response.status();
+    return result;
+  }
+  result.error = response->reply.error();
+  result.reply = std::move(response->reply);
+  result.fd = std::move(response->fd);
+  return result;
+}
+
+void TestBroker::SendOneWay(proto::Request request) {
+  if (!request.has_caller()) *request.mutable_caller() = caller_;
+  EXPECT_TRUE(client_->SendOneWay(std::move(request)).ok());
+}
+
+Result TestBroker::Lookup(uint64_t parent, const std::string& name) {
+  proto::Request r = Base();
+  r.mutable_lookup()->set_parent(parent);
+  r.mutable_lookup()->set_name(name);
+  return Call(std::move(r));
+}
+
+Result TestBroker::Getattr(uint64_t node) {
+  proto::Request r = Base();
+  r.mutable_getattr()->set_node(node);
+  return Call(std::move(r));
+}
+
+Result TestBroker::Mkdir(uint64_t parent, const std::string& name, mode_t mode) {
+  proto::Request r = Base();
+  r.mutable_mkdir()->set_parent(parent);
+  r.mutable_mkdir()->set_name(name);
+  r.mutable_mkdir()->set_mode(mode);
+  return Call(std::move(r));
+}
+
+Result TestBroker::Mknod(uint64_t parent, const std::string& name, mode_t mode, dev_t rdev) {
+  proto::Request r = Base();
+  r.mutable_mknod()->set_parent(parent);
+  r.mutable_mknod()->set_name(name);
+  r.mutable_mknod()->set_mode(mode);
+  r.mutable_mknod()->set_rdev(static_cast<uint32_t>(rdev));
+  return Call(std::move(r));
+}
+
+Result TestBroker::Symlink(uint64_t parent, const std::string& name, const std::string& target) {
+  proto::Request r = Base();
+  r.mutable_symlink()->set_parent(parent);
+  r.mutable_symlink()->set_name(name);
+  r.mutable_symlink()->set_target(target);
+  return Call(std::move(r));
+}
+
+Result TestBroker::Create(uint64_t parent, const std::string& name, int flags, mode_t mode) {
+  proto::Request r = Base();
+  r.mutable_create()->set_parent(parent);
+  r.mutable_create()->set_name(name);
+  r.mutable_create()->set_flags(flags);
+  r.mutable_create()->set_mode(mode);
+  return Call(std::move(r));
+}
+
+Result TestBroker::Open(uint64_t node, int flags) {
+  proto::Request r = Base();
+  r.mutable_open()->set_node(node);
+  r.mutable_open()->set_flags(flags);
+  return Call(std::move(r));
+}
+
+Result TestBroker::Release(uint64_t handle) {
+  proto::Request r = Base();
+  r.mutable_release()->set_handle(handle);
+  return Call(std::move(r));
+}
+
+Result TestBroker::Unlink(uint64_t parent, const std::string& name) {
+  proto::Request r = Base();
+  r.mutable_unlink()->set_parent(parent);
+  r.mutable_unlink()->set_name(name);
+  return Call(std::move(r));
+}
+
+Result TestBroker::Rmdir(uint64_t parent, const std::string& name) {
+  proto::Request r = Base();
+  r.mutable_rmdir()->set_parent(parent);
+  r.mutable_rmdir()->set_name(name);
+  return Call(std::move(r));
+}
+
+Result TestBroker::Opendir(uint64_t node) {
+  proto::Request r = Base();
+  r.mutable_opendir()->set_node(node);
+  return Call(std::move(r));
+}
+
+Result TestBroker::Readdir(uint64_t handle, uint64_t offset, uint32_t max_bytes, bool plus) {
+  proto::Request r = Base();
+  r.mutable_readdir()->set_handle(handle);
+  r.mutable_readdir()->set_offset(offset);
+  r.mutable_readdir()->set_max_bytes(max_bytes);
+  r.mutable_readdir()->set_plus(plus);
+  return Call(std::move(r));
+}
+
+void TestBroker::Forget(uint64_t node, uint64_t count) {
+  proto::Request r;
+  r.mutable_forget()->set_node(node);
+  r.mutable_forget()->set_nlookup(count);
+  SendOneWay(std::move(r));
+}
+
+}  // namespace virtiofsd::testing
