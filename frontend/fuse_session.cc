@@ -112,8 +112,11 @@ struct FuseSession::Call {
   bool done = false;
 };
 
-FuseSession::FuseSession(BrokerClient& broker, FuseOptions options)
-    : broker_(broker), options_(options), timeout_(CacheTimeoutSeconds(options.cache)) {}
+FuseSession::FuseSession(BrokerClient& broker, FuseOptions options, WorkerPool* pool)
+    : broker_(broker),
+      pool_(pool),
+      options_(options),
+      timeout_(CacheTimeoutSeconds(options.cache)) {}
 
 void FuseSession::HandleChain(PendingChain pending) {
   ChainCursor in(pending.chain().readable);
@@ -582,24 +585,36 @@ void FuseSession::Tmpfile(std::unique_ptr<Call> call) {
   });
 }
 
+void FuseSession::RunIo(std::unique_ptr<Call> call, void (FuseSession::*io)(Call&)) {
+  if (pool_ == nullptr) return (this->*io)(*call);
+  pool_->Schedule([this, io, call = std::move(call)]() mutable { (this->*io)(*call); });
+}
+
 void FuseSession::Read(std::unique_ptr<Call> call) {
   fuse_read_in in;
   if (!call->Arg(in)) return call->Malformed("short READ");
   if (in.size > kMaxIoBytes) return call->Malformed("READ larger than max_pages");
+  call->pos = 0;  // DoRead() reads the argument again.
+  RunIo(std::move(call), &FuseSession::DoRead);
+}
+
+void FuseSession::DoRead(Call& call) {
+  fuse_read_in in;
+  call.Arg(in);
   std::shared_ptr<const UniqueFd> file = open_files_.Get(in.fh);
-  if (file == nullptr) return call->ReplyError(EBADF);
-  ChainCursor out(call->chain.chain().writable);
-  if (out.remaining() < sizeof(fuse_out_header)) return call->Reply(0);  // Reply() drops it.
+  if (file == nullptr) return call.ReplyError(EBADF);
+  ChainCursor out(call.chain.chain().writable);
+  if (out.remaining() < sizeof(fuse_out_header)) return call.Reply(0);  // Reply() drops it.
   IovecList header = out.Take(sizeof(fuse_out_header));
   IovecList data = out.Take(in.size);
-  if (data.size() > IOV_MAX) return call->Malformed("READ buffer in too many pieces");
+  if (data.size() > IOV_MAX) return call.Malformed("READ buffer in too many pieces");
   const ssize_t n = preadv(file->get(), data.data(), static_cast<int>(data.size()),
                            static_cast<off_t>(in.offset));
-  if (n < 0) return call->ReplyError(errno);
-  fuse_out_header reply{static_cast<uint32_t>(sizeof(fuse_out_header) + n), 0, call->in.unique};
+  if (n < 0) return call.ReplyError(errno);
+  fuse_out_header reply{static_cast<uint32_t>(sizeof(fuse_out_header) + n), 0, call.in.unique};
   ChainCursor(header).CopyIn(&reply, sizeof(reply));
-  call->done = true;
-  call->chain.Complete(reply.len);
+  call.done = true;
+  call.chain.Complete(reply.len);
 }
 
 void FuseSession::Write(std::unique_ptr<Call> call) {
@@ -611,17 +626,24 @@ void FuseSession::Write(std::unique_ptr<Call> call) {
     return call->Malformed(absl::StrCat("WRITE of ", in.size, " bytes carries ", available));
   }
   if (call->write_data.size() > IOV_MAX) return call->Malformed("WRITE data in too many pieces");
+  call->pos = 0;  // DoWrite() reads the argument again.
+  RunIo(std::move(call), &FuseSession::DoWrite);
+}
+
+void FuseSession::DoWrite(Call& call) {
+  fuse_write_in in;
+  call.Arg(in);
   std::shared_ptr<const UniqueFd> file = open_files_.Get(in.fh);
-  if (file == nullptr) return call->ReplyError(EBADF);
+  if (file == nullptr) return call.ReplyError(EBADF);
   // The frontend holds no CAP_FSETID, so the kernel clears setuid/setgid bits on
   // every write, as FUSE_WRITE_KILL_SUIDGID asks.
   const ssize_t n =
-      pwritev(file->get(), call->write_data.data(), static_cast<int>(call->write_data.size()),
+      pwritev(file->get(), call.write_data.data(), static_cast<int>(call.write_data.size()),
               static_cast<off_t>(in.offset));
-  if (n < 0) return call->ReplyError(errno);
+  if (n < 0) return call.ReplyError(errno);
   fuse_write_out out{};
   out.size = static_cast<uint32_t>(n);
-  call->Reply(0, {Bytes(out)});
+  call.Reply(0, {Bytes(out)});
 }
 
 void FuseSession::Statfs(std::unique_ptr<Call> call) {

@@ -28,6 +28,7 @@
 #include "frontend/fuse_options.h"
 #include "frontend/open_files.h"
 #include "frontend/queue_runner.h"
+#include "frontend/worker_pool.h"
 
 namespace virtiofsd {
 
@@ -38,8 +39,9 @@ inline constexpr uint32_t kMinGuestMinor = 31;
 
 class FuseSession : public ChainHandler {
  public:
-  // `broker` must outlive the session.
-  FuseSession(BrokerClient& broker, FuseOptions options);
+  // `broker` and `pool` (if not null) must outlive the session. With a pool, READ
+  // and WRITE run on its workers; without, on the queue thread.
+  FuseSession(BrokerClient& broker, FuseOptions options, WorkerPool* pool = nullptr);
 
   void HandleChain(PendingChain chain) override;
 
@@ -82,6 +84,10 @@ class FuseSession : public ChainHandler {
   void Tmpfile(std::unique_ptr<Call> call);
   void Read(std::unique_ptr<Call> call);
   void Write(std::unique_ptr<Call> call);
+  // The I/O half of READ and WRITE, on a worker when there is a pool.
+  void RunIo(std::unique_ptr<Call> call, void (FuseSession::*io)(Call&));
+  void DoRead(Call& call);
+  void DoWrite(Call& call);
   void Statfs(std::unique_ptr<Call> call);
   void Release(std::unique_ptr<Call> call);
   void Flush(std::unique_ptr<Call> call);
@@ -104,6 +110,7 @@ class FuseSession : public ChainHandler {
   void Interrupt(std::unique_ptr<Call> call);
 
   BrokerClient& broker_;
+  WorkerPool* const pool_;
   const FuseOptions options_;
   const uint64_t timeout_;
   std::atomic<bool> initialized_{false};

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -94,7 +95,9 @@ int Run(const FrontendOptions& options) {
   }
   listener.Reset();  // One front-end per daemon, as with the Rust virtiofsd.
   VFSD_LOG(kInfo, "front-end connected");
-  FuseSession session(broker, options.fuse);
+  std::unique_ptr<WorkerPool> pool;
+  if (options.thread_pool_size > 0) pool = std::make_unique<WorkerPool>(options.thread_pool_size);
+  FuseSession session(broker, options.fuse, pool.get());
   VhostUserDevice device(std::move(connection), {options.request_queues, options.tag}, session);
   absl::Status served = device.Serve();
   if (!served.ok()) {
