@@ -10,11 +10,11 @@
 # The guest kernel comes from --guest-dir, else $VIRTIOFSD_GUEST_DIR, else /var/cache/virtiofsd-guest.
 set -euo pipefail
 usage() {
-  sed -n '2,3p' "$0" >&2
+  sed -n '2,4p' "$0" >&2
   exit 2
 }
 
-daemon= share= script= timeout_s=300 logdir=
+daemon='' share='' script='' timeout_s=300 logdir=''
 guest_dir=${VIRTIOFSD_GUEST_DIR:-/var/cache/virtiofsd-guest}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-[ -n "$daemon" ] && [ -d "$share" ] && [ -f "$script" ] || usage
+if [ -z "$daemon" ] || ! [ -d "$share" ] || ! [ -f "$script" ]; then usage; fi
 log() { echo "run_guest: $*" >&2; }
 for f in vmlinuz initramfs.cpio.gz; do
   [ -f "$guest_dir/$f" ] || {
@@ -40,7 +40,7 @@ done
 work=$(mktemp -d /tmp/run_guest.XXXXXX)
 [ -n "$logdir" ] || logdir=$work
 mkdir -p "$logdir"
-daemon_pid= qemu_pid=
+daemon_pid='' qemu_pid=''
 cleanup() {
   [ -z "$qemu_pid" ] || kill -TERM "$qemu_pid" 2>/dev/null || true
   # The daemon runs in its own process group (setsid): end all of it, then our temp files.
@@ -97,7 +97,7 @@ qemu_pid=$!
 # 4. Normally the guest powers off, QEMU hangs up and exits, and the daemon then leaves. A
 #    daemon that leaves while QEMU keeps running has failed (the guest would wait for it
 #    forever): stop QEMU then, rather than at the timeout.
-qemu_rc= daemon_rc= rc=0 first= daemon_left=0
+qemu_rc='' daemon_rc='' rc=0 first='' daemon_left=0
 wait -n -p first "$qemu_pid" "$daemon_pid" || rc=$?
 if [ "$first" = "$daemon_pid" ]; then
   daemon_rc=$rc
