@@ -283,6 +283,7 @@ absl::Status VhostUserFsDriver::Harvest() {
       VFSD_ASSIGN_OR_RETURN(std::optional<vring_used_elem> elem, queue.ring->PopUsed());
       if (!elem) break;
       auto head = queue.heads.find(elem->id);
+      if (head == queue.heads.end()) return absl::InternalError("ring and driver disagree");
       const uint64_t id = head->second;
       queue.heads.erase(head);
       auto ticket = tickets_.find(id);

@@ -14,8 +14,16 @@
 // wait is bounded by DriverOptions::timeout (kDeadlineExceeded), and a back-end
 // that hangs up fails waits at once (kUnavailable): a test never hangs.
 //
-// For hostile-input tests: PostRaw() posts arbitrary descriptors, channel() sends
+// For hostile-input tests: Post() carries any bytes (a truncated fuse_in_header,
+// a write-only chain), PostRaw() posts arbitrary descriptors, channel() sends
 // arbitrary vhost-user messages with arbitrary fds, memory() gives the guest RAM.
+// To break the negotiation itself, use VhostUserChannel::Connect() directly.
+//
+//   ASSERT_OK_AND_ASSIGN(auto daemon, Daemon::Start({...}));       // daemon.h
+//   ASSERT_OK_AND_ASSIGN(auto driver, VhostUserFsDriver::Connect(socket_path));
+//   FuseClient fuse(driver.get());                                  // fuse_client.h
+//   ASSERT_OK(fuse.Init().status());
+//   ASSERT_OK_AND_ASSIGN(fuse_entry_out entry, fuse.Lookup(FUSE_ROOT_ID, "file"));
 //
 // Owns the socket, the guest memory, the rings and all eventfds; destroying the
 // driver closes the connection (most back-ends then exit). Not thread-safe.
