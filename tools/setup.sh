@@ -15,6 +15,9 @@ packages=(
   qemu-system-x86 busybox-static
   # Test tooling: tools/ci_summary.py.
   python3
+  # Launcher tests: JSON parsing (header-only); the packaging checks compile the
+  # AppArmor profiles and the SELinux policy modules.
+  nlohmann-json3-dev apparmor checkpolicy semodule-utils
 )
 
 missing=()

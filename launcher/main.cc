@@ -1,0 +1,148 @@
+// virtiofsd: the command users, QEMU scripts, libvirt and Kata start. It parses the
+// Rust virtiofsd's command line, makes the vhost-user listening socket and the
+// broker channel, starts virtiofsd-broker and virtiofsd-frontend by exec with only
+// the fds each needs, and supervises them (see supervisor.h for how it ends).
+//
+// Exit status: 0 on a stop signal or when the VMM disconnects; 2 for a bad command
+// line (ours or, as reported by its exit status, a child's); 1 for anything else.
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/frame_socket.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "launcher/child_args.h"
+#include "launcher/child_locator.h"
+#include "launcher/child_process.h"
+#include "launcher/listen_socket.h"
+#include "launcher/options.h"
+#include "launcher/pid_file.h"
+#include "launcher/stop_signals.h"
+#include "launcher/supervisor.h"
+#include "launcher/usage.h"
+
+namespace virtiofsd {
+namespace {
+
+// How long a child may take to exit after SIGTERM before it gets SIGKILL.
+constexpr absl::Duration kStopGrace = absl::Seconds(5);
+
+int Fail(absl::string_view what, const absl::Status& status) {
+  VFSD_LOG(kError, "%s: %s", what, status.message());
+  return 1;
+}
+
+// What the daemon holds while it runs; cleaned up when Run() returns.
+struct Endpoint {
+  std::optional<PidFile> pid_file;
+  std::optional<ListenSocket> socket;
+  UniqueFd listen_fd;
+
+  ~Endpoint() {
+    if (socket.has_value()) RemoveIfOurs(*socket);
+    if (pid_file.has_value()) pid_file->Remove();
+  }
+};
+
+absl::Status OpenEndpoint(const Options& options, Endpoint& endpoint) {
+  if (options.listen_fd.has_value()) {
+    VFSD_ASSIGN_OR_RETURN(endpoint.listen_fd, AdoptListenFd(*options.listen_fd));
+    return absl::OkStatus();
+  }
+  std::optional<gid_t> group;
+  if (options.socket_group.has_value()) {
+    VFSD_ASSIGN_OR_RETURN(group, LookupGroup(*options.socket_group));
+  }
+  VFSD_ASSIGN_OR_RETURN(endpoint.pid_file,
+                        PidFile::Acquire(absl::StrCat(options.socket_path, ".pid")));
+  VFSD_ASSIGN_OR_RETURN(endpoint.socket, CreateListenSocket(options.socket_path, group));
+  endpoint.listen_fd = std::move(endpoint.socket->fd);
+  return absl::OkStatus();
+}
+
+int Run(const Options& options) {
+  struct stat st;
+  if (stat(options.shared_dir.c_str(), &st) != 0) {
+    return Fail(absl::StrCat("shared directory ", options.shared_dir), ErrnoError(errno, "stat"));
+  }
+  auto frontend_path = FindChildBinary(kFrontendBinary);
+  if (!frontend_path.ok()) return Fail("frontend", frontend_path.status());
+  auto broker_path = FindChildBinary(kBrokerBinary);
+  if (!broker_path.ok()) return Fail("broker", broker_path.status());
+
+  // Blocked before any child exists, so no stop signal is lost or inherited.
+  auto signal_fd = BlockStopSignals();
+  if (!signal_fd.ok()) return Fail("signals", signal_fd.status());
+
+  Endpoint endpoint;
+  if (absl::Status status = OpenEndpoint(options, endpoint); !status.ok()) {
+    return Fail("vhost-user socket", status);
+  }
+  auto channel = FrameSocket::CreatePair();
+  if (!channel.ok()) return Fail("broker channel", channel.status());
+
+  const FdMapping broker_fds[] = {{channel->first.fd(), kChildChannelFd}};
+  auto broker = ChildProcess::Spawn(*broker_path, BrokerArguments(options), broker_fds);
+  if (!broker.ok()) return Fail("broker", broker.status());
+  const FdMapping frontend_fds[] = {{channel->second.fd(), kChildChannelFd},
+                                    {endpoint.listen_fd.get(), kFrontendListenFd}};
+  auto frontend = ChildProcess::Spawn(*frontend_path, FrontendArguments(options), frontend_fds);
+  if (!frontend.ok()) return Fail("frontend", frontend.status());
+  // The children hold their ends now; the launcher keeps neither the channel nor
+  // the listening socket, so a child's death is seen by the other at once.
+  channel->first = FrameSocket(UniqueFd());
+  channel->second = FrameSocket(UniqueFd());
+  endpoint.listen_fd.Reset();
+
+  VFSD_LOG(kInfo, "started broker (pid %d) and frontend (pid %d); waiting for the VMM on %s",
+           broker->pid(), frontend->pid(),
+           options.listen_fd.has_value() ? absl::StrCat("fd ", *options.listen_fd)
+                                         : options.socket_path);
+  Verdict verdict = Supervise(*frontend, *broker, signal_fd->get(), kStopGrace);
+  if (verdict.exit_code == 0) {
+    VFSD_LOG(kInfo, "%s", verdict.message);
+  } else {
+    VFSD_LOG(kError, "%s", verdict.message);
+  }
+  return verdict.exit_code;
+}
+
+int Main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<Command> command = ParseCommandLine(args);
+  if (!command.ok()) {
+    fprintf(stderr, "virtiofsd: error: %s\nFor more information, try '--help'.\n",
+            std::string(command.status().message()).c_str());
+    return 2;
+  }
+  switch (command->action) {
+    case Command::Action::kHelp:
+      fputs(HelpText().c_str(), stdout);
+      return 0;
+    case Command::Action::kVersion:
+      fputs(VersionText().c_str(), stdout);
+      return 0;
+    case Command::Action::kPrintCapabilities:
+      fputs(CapabilitiesJson().c_str(), stdout);
+      return 0;
+    case Command::Action::kRun:
+      break;
+  }
+  InitLogging("virtiofsd", command->options.log_level, command->options.syslog);
+  for (const std::string& notice : command->notices) VFSD_LOG(kWarn, "%s", notice);
+  return Run(command->options);
+}
+
+}  // namespace
+}  // namespace virtiofsd
+
+int main(int argc, char** argv) { return virtiofsd::Main(argc, argv); }

@@ -1,0 +1,625 @@
+#include "launcher/options.h"
+
+#include <cap-ng.h>
+#include <sys/un.h>
+
+#include <functional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status.h"
+
+namespace virtiofsd {
+namespace {
+
+using Action = Command::Action;
+
+// What the parse has seen besides Options: the deprecated forms are resolved
+// only after the whole line is read, as the Rust daemon does.
+struct ParseState {
+  Command command;
+  std::optional<std::string> socket;  // deprecated --socket
+  std::vector<std::string> compat_options;
+  bool compat_debug = false;
+  bool compat_foreground = false;
+  bool fallback_alias = false;
+  bool migration_option = false;
+  bool help = false;
+  bool version = false;
+  bool print_capabilities = false;
+
+  Options& options() { return command.options; }
+};
+
+absl::Status BadValue(absl::string_view option, absl::string_view value, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid value '", value, "' for '", option, "': ", why));
+}
+
+template <typename T, size_t N>
+absl::StatusOr<T> ParseEnum(absl::string_view option, absl::string_view value,
+                            const std::pair<absl::string_view, T> (&names)[N]) {
+  std::vector<absl::string_view> choices;
+  for (const auto& [name, item] : names) {
+    if (value == name) return item;
+    choices.push_back(name);
+  }
+  return BadValue(option, value, absl::StrCat("expected one of ", absl::StrJoin(choices, ", ")));
+}
+
+constexpr std::pair<absl::string_view, SandboxMode> kSandboxNames[] = {
+    {"namespace", SandboxMode::kNamespace},
+    {"chroot", SandboxMode::kChroot},
+    {"none", SandboxMode::kNone},
+};
+constexpr std::pair<absl::string_view, SeccompAction> kSeccompNames[] = {
+    {"kill", SeccompAction::kKill},
+    {"log", SeccompAction::kLog},
+    {"trap", SeccompAction::kTrap},
+    {"none", SeccompAction::kNone},
+};
+constexpr std::pair<absl::string_view, CachePolicy> kCacheNames[] = {
+    {"auto", CachePolicy::kAuto},
+    {"always", CachePolicy::kAlways},
+    {"never", CachePolicy::kNever},
+    {"metadata", CachePolicy::kMetadata},
+};
+constexpr std::pair<absl::string_view, InodeFileHandles> kInodeFileHandlesNames[] = {
+    {"never", InodeFileHandles::kNever},
+    {"prefer", InodeFileHandles::kPrefer},
+    {"mandatory", InodeFileHandles::kMandatory},
+};
+constexpr std::pair<absl::string_view, LogLevel> kLogLevelNames[] = {
+    {"error", LogLevel::kError}, {"warn", LogLevel::kWarn},   {"info", LogLevel::kInfo},
+    {"debug", LogLevel::kDebug}, {"trace", LogLevel::kTrace}, {"off", LogLevel::kOff},
+};
+constexpr std::pair<absl::string_view, MigrationMode> kMigrationModeNames[] = {
+    {"find-paths", MigrationMode::kFindPaths},
+    {"file-handles", MigrationMode::kFileHandles},
+};
+constexpr std::pair<absl::string_view, MigrationOnError> kMigrationOnErrorNames[] = {
+    {"abort", MigrationOnError::kAbort},
+    {"guest-error", MigrationOnError::kGuestError},
+};
+
+template <typename Int>
+absl::StatusOr<Int> ParseNumber(absl::string_view option, absl::string_view value) {
+  Int number = 0;
+  if (value.empty() || value.find_first_not_of("0123456789") != absl::string_view::npos ||
+      !absl::SimpleAtoi(value, &number)) {
+    return BadValue(option, value, "expected a non-negative integer");
+  }
+  return number;
+}
+
+absl::Status NonEmpty(absl::string_view option, absl::string_view value) {
+  if (value.empty()) return BadValue(option, value, "must not be empty");
+  return absl::OkStatus();
+}
+
+absl::Status CheckSocketPath(absl::string_view option, absl::string_view value) {
+  VFSD_RETURN_IF_ERROR(NonEmpty(option, value));
+  if (value.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return BadValue(option, value,
+                    absl::StrCat("longer than ", sizeof(sockaddr_un{}.sun_path) - 1,
+                                 " bytes, the limit of a UNIX socket path"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTag(absl::string_view value) {
+  if (value.empty() || value.size() > kMaxTagBytes) {
+    return BadValue("--tag", value, absl::StrCat("must be 1 to ", kMaxTagBytes, " bytes long"));
+  }
+  return absl::OkStatus();
+}
+
+// "+name:-name:..." as the Rust daemon and libcap-ng spell capability names.
+absl::Status CheckModcaps(absl::string_view option, absl::string_view value) {
+  for (absl::string_view item : absl::StrSplit(value, ':')) {
+    if (item.size() < 2 || (item[0] != '+' && item[0] != '-')) {
+      return BadValue(option, value,
+                      absl::StrCat("'", item, "' is not +capability or -capability"));
+    }
+    std::string name = absl::AsciiStrToLower(item.substr(1));
+    if (capng_name_to_capability(name.c_str()) < 0) {
+      return BadValue(option, value, absl::StrCat("unknown capability '", item.substr(1), "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+struct OptionSpec {
+  absl::string_view name;  // "--cache", "-o"
+  bool takes_value;
+  std::function<absl::Status(ParseState&, absl::string_view)> apply;
+};
+
+// A flag that sets one bool of Options.
+OptionSpec Flag(absl::string_view name, bool Options::*member, bool value = true) {
+  return {name, false, [member, value](ParseState& state, absl::string_view) {
+            state.options().*member = value;
+            return absl::OkStatus();
+          }};
+}
+
+const std::vector<OptionSpec>& Specs() {
+  static const std::vector<OptionSpec>* const specs = new std::vector<OptionSpec>{
+      {"--shared-dir", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_RETURN_IF_ERROR(NonEmpty("--shared-dir", v));
+         s.options().shared_dir = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--tag", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_RETURN_IF_ERROR(CheckTag(v));
+         s.options().tag = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--socket", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_RETURN_IF_ERROR(CheckSocketPath("--socket", v));
+         s.socket = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--socket-path", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_RETURN_IF_ERROR(CheckSocketPath("--socket-path", v));
+         s.options().socket_path = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--socket-group", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_RETURN_IF_ERROR(NonEmpty("--socket-group", v));
+         s.options().socket_group = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--fd", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_ASSIGN_OR_RETURN(int fd, ParseNumber<int>("--fd", v));
+         s.options().listen_fd = fd;
+         return absl::OkStatus();
+       }},
+      {"--thread-pool-size", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_ASSIGN_OR_RETURN(s.options().thread_pool_size,
+                               ParseNumber<size_t>("--thread-pool-size", v));
+         return absl::OkStatus();
+       }},
+      Flag("--xattr", &Options::xattr),
+      Flag("--posix-acl", &Options::posix_acl),
+      {"--xattrmap", true,
+       [](ParseState& s, absl::string_view v) {
+         // The broker parses the rules; it exits 2 on bad ones, and so do we.
+         VFSD_RETURN_IF_ERROR(NonEmpty("--xattrmap", v));
+         s.options().xattrmap = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--sandbox", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_ASSIGN_OR_RETURN(s.options().sandbox, ParseEnum("--sandbox", v, kSandboxNames));
+         return absl::OkStatus();
+       }},
+      Flag("--readonly", &Options::readonly),
+      {"--seccomp", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_ASSIGN_OR_RETURN(s.options().seccomp, ParseEnum("--seccomp", v, kSeccompNames));
+         return absl::OkStatus();
+       }},
+      Flag("--announce-submounts", &Options::announce_submounts),
+      Flag("--no-announce-submounts", &Options::announce_submounts, false),
+      {"--inode-file-handles", true,
+       [](ParseState& s, absl::string_view v) {
+         // "fallback" is the Rust daemon's deprecated alias of "prefer".
+         if (v == "fallback") {
+           s.fallback_alias = true;
+           v = "prefer";
+         }
+         VFSD_ASSIGN_OR_RETURN(s.options().inode_file_handles,
+                               ParseEnum("--inode-file-handles", v, kInodeFileHandlesNames));
+         return absl::OkStatus();
+       }},
+      {"--cache", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_ASSIGN_OR_RETURN(s.options().cache, ParseEnum("--cache", v, kCacheNames));
+         return absl::OkStatus();
+       }},
+      Flag("--allow-mmap", &Options::allow_mmap),
+      Flag("--no-readdirplus", &Options::no_readdirplus),
+      Flag("--writeback", &Options::writeback),
+      Flag("--allow-direct-io", &Options::allow_direct_io),
+      {"--print-capabilities", false,
+       [](ParseState& s, absl::string_view) {
+         s.print_capabilities = true;
+         return absl::OkStatus();
+       }},
+      {"--modcaps", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_RETURN_IF_ERROR(CheckModcaps("--modcaps", v));
+         s.options().modcaps = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--log-level", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_ASSIGN_OR_RETURN(s.options().log_level, ParseEnum("--log-level", v, kLogLevelNames));
+         return absl::OkStatus();
+       }},
+      Flag("--syslog", &Options::syslog),
+      {"--rlimit-nofile", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_ASSIGN_OR_RETURN(uint64_t limit, ParseNumber<uint64_t>("--rlimit-nofile", v));
+         s.options().rlimit_nofile = limit;
+         return absl::OkStatus();
+       }},
+      {"-o", true,
+       [](ParseState& s, absl::string_view v) {
+         s.compat_options.emplace_back(v);
+         return absl::OkStatus();
+       }},
+      {"-d", false,
+       [](ParseState& s, absl::string_view) {
+         s.compat_debug = true;
+         return absl::OkStatus();
+       }},
+      {"-f", false,
+       [](ParseState& s, absl::string_view) {
+         s.compat_foreground = true;
+         return absl::OkStatus();
+       }},
+      Flag("--no-killpriv-v2", &Options::killpriv_v2, false),
+      Flag("--killpriv-v2", &Options::killpriv_v2),
+      Flag("--security-label", &Options::security_label),
+      {"--uid-map", true,
+       [](ParseState& s, absl::string_view v) {
+         auto map = ParseNamespaceIdMap(v);
+         if (!map.ok()) return BadValue("--uid-map", v, map.status().message());
+         s.options().uid_map.push_back(*map);
+         return absl::OkStatus();
+       }},
+      {"--gid-map", true,
+       [](ParseState& s, absl::string_view v) {
+         auto map = ParseNamespaceIdMap(v);
+         if (!map.ok()) return BadValue("--gid-map", v, map.status().message());
+         s.options().gid_map.push_back(*map);
+         return absl::OkStatus();
+       }},
+      {"--translate-uid", true,
+       [](ParseState& s, absl::string_view v) {
+         auto map = ParseTranslateIdMap(v);
+         if (!map.ok()) return BadValue("--translate-uid", v, map.status().message());
+         s.options().translate_uid.push_back(*map);
+         return absl::OkStatus();
+       }},
+      {"--translate-gid", true,
+       [](ParseState& s, absl::string_view v) {
+         auto map = ParseTranslateIdMap(v);
+         if (!map.ok()) return BadValue("--translate-gid", v, map.status().message());
+         s.options().translate_gid.push_back(*map);
+         return absl::OkStatus();
+       }},
+      Flag("--preserve-noatime", &Options::preserve_noatime),
+      {"--migration-mode", true,
+       [](ParseState& s, absl::string_view v) {
+         s.migration_option = true;
+         VFSD_ASSIGN_OR_RETURN(s.options().migration_mode,
+                               ParseEnum("--migration-mode", v, kMigrationModeNames));
+         return absl::OkStatus();
+       }},
+      {"--migration-on-error", true,
+       [](ParseState& s, absl::string_view v) {
+         s.migration_option = true;
+         VFSD_ASSIGN_OR_RETURN(s.options().migration_on_error,
+                               ParseEnum("--migration-on-error", v, kMigrationOnErrorNames));
+         return absl::OkStatus();
+       }},
+      {"--migration-verify-handles", false,
+       [](ParseState& s, absl::string_view) {
+         s.migration_option = true;
+         s.options().migration_verify_handles = true;
+         return absl::OkStatus();
+       }},
+      {"--migration-confirm-paths", false,
+       [](ParseState& s, absl::string_view) {
+         s.migration_option = true;
+         s.options().migration_confirm_paths = true;
+         return absl::OkStatus();
+       }},
+      {"--help", false,
+       [](ParseState& s, absl::string_view) {
+         s.help = true;
+         return absl::OkStatus();
+       }},
+      {"-h", false,
+       [](ParseState& s, absl::string_view) {
+         s.help = true;
+         return absl::OkStatus();
+       }},
+      {"--version", false,
+       [](ParseState& s, absl::string_view) {
+         s.version = true;
+         return absl::OkStatus();
+       }},
+      {"-V", false,
+       [](ParseState& s, absl::string_view) {
+         s.version = true;
+         return absl::OkStatus();
+       }},
+  };
+  return *specs;
+}
+
+const OptionSpec* FindSpec(absl::string_view name) {
+  for (const OptionSpec& spec : Specs()) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+absl::Status UnknownOption(absl::string_view arg) {
+  return absl::InvalidArgumentError(absl::StrCat("unknown option '", arg, "'"));
+}
+
+// One `-o` item of the legacy C daemon's format, as the Rust daemon maps it.
+absl::Status ApplyCompatOption(ParseState& state, absl::string_view item) {
+  Options& o = state.options();
+  const std::string shown = absl::StrCat("-o ", item);
+  if (size_t eq = item.find('='); eq != absl::string_view::npos) {
+    absl::string_view key = item.substr(0, eq);
+    absl::string_view value = item.substr(eq + 1);
+    if (key == "source") {
+      VFSD_RETURN_IF_ERROR(NonEmpty(shown, value));
+      o.shared_dir = std::string(value);
+    } else if (key == "cache") {
+      static constexpr std::pair<absl::string_view, CachePolicy> kNames[] = {
+          {"auto", CachePolicy::kAuto},
+          {"always", CachePolicy::kAlways},
+          {"none", CachePolicy::kNever},
+          {"metadata", CachePolicy::kMetadata},
+      };
+      VFSD_ASSIGN_OR_RETURN(o.cache, ParseEnum(shown, value, kNames));
+    } else if (key == "loglevel") {
+      static constexpr std::pair<absl::string_view, LogLevel> kNames[] = {
+          {"debug", LogLevel::kDebug},
+          {"info", LogLevel::kInfo},
+          {"warn", LogLevel::kWarn},
+          {"err", LogLevel::kError},
+      };
+      VFSD_ASSIGN_OR_RETURN(o.log_level, ParseEnum(shown, value, kNames));
+    } else if (key == "sandbox") {
+      static constexpr std::pair<absl::string_view, SandboxMode> kNames[] = {
+          {"namespace", SandboxMode::kNamespace},
+          {"chroot", SandboxMode::kChroot},
+      };
+      VFSD_ASSIGN_OR_RETURN(o.sandbox, ParseEnum(shown, value, kNames));
+    } else if (key == "xattrmap") {
+      VFSD_RETURN_IF_ERROR(NonEmpty(shown, value));
+      o.xattrmap = std::string(value);
+    } else if (key == "modcaps") {
+      VFSD_RETURN_IF_ERROR(CheckModcaps(shown, value));
+      o.modcaps = std::string(value);
+    } else {
+      return UnknownOption(shown);
+    }
+    return absl::OkStatus();
+  }
+  static const std::pair<absl::string_view, std::function<void(Options&)>> kSingles[] = {
+      {"xattr", [](Options& o) { o.xattr = true; }},
+      {"no_xattr", [](Options& o) { o.xattr = false; }},
+      {"readdirplus", [](Options& o) { o.no_readdirplus = false; }},
+      {"no_readdirplus", [](Options& o) { o.no_readdirplus = true; }},
+      {"writeback", [](Options& o) { o.writeback = true; }},
+      {"no_writeback", [](Options& o) { o.writeback = false; }},
+      {"allow_direct_io", [](Options& o) { o.allow_direct_io = true; }},
+      {"no_allow_direct_io", [](Options& o) { o.allow_direct_io = false; }},
+      {"announce_submounts", [](Options& o) { o.announce_submounts = true; }},
+      {"killpriv_v2", [](Options& o) { o.killpriv_v2 = true; }},
+      {"no_killpriv_v2", [](Options& o) { o.killpriv_v2 = false; }},
+      {"posix_acl", [](Options& o) { o.posix_acl = true; }},
+      {"no_posix_acl", [](Options& o) { o.posix_acl = false; }},
+      {"security_label", [](Options& o) { o.security_label = true; }},
+      {"no_security_label", [](Options& o) { o.security_label = false; }},
+      // The Rust daemon accepts these and does nothing: it never offers locks.
+      {"no_posix_lock", [](Options&) {}},
+      {"no_flock", [](Options&) {}},
+  };
+  for (const auto& [name, apply] : kSingles) {
+    if (item == name) {
+      apply(o);
+      return absl::OkStatus();
+    }
+  }
+  return UnknownOption(shown);
+}
+
+// Reads argv into `state`; syntax and value errors only.
+absl::Status ReadArguments(absl::Span<const std::string> args, ParseState& state) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    absl::string_view name = arg;
+    std::optional<absl::string_view> value;
+    if (arg.size() > 2 && arg.substr(0, 2) == "--") {
+      if (size_t eq = arg.find('='); eq != absl::string_view::npos) {
+        name = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+      }
+    } else if (arg.size() > 2 && arg[0] == '-' && arg[1] != '-') {
+      // A short option with its value attached ("-osource=/x") or a cluster ("-df").
+      name = arg.substr(0, 2);
+      const OptionSpec* spec = FindSpec(name);
+      if (spec == nullptr) return UnknownOption(name);
+      if (spec->takes_value) {
+        value = arg.substr(2);
+      } else {
+        for (char c : arg.substr(1)) {
+          const OptionSpec* flag = FindSpec(absl::StrCat("-", std::string(1, c)));
+          if (flag == nullptr || flag->takes_value) {
+            return UnknownOption(absl::StrCat("-", std::string(1, c)));
+          }
+          VFSD_RETURN_IF_ERROR(flag->apply(state, ""));
+        }
+        continue;
+      }
+    } else if (arg.empty() || arg[0] != '-' || arg == "-" || arg == "--") {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "'"));
+    }
+    const OptionSpec* spec = FindSpec(name);
+    if (spec == nullptr) return UnknownOption(name);
+    if (!spec->takes_value && value.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat("option '", name, "' takes no value"));
+    }
+    if (spec->takes_value && !value.has_value()) {
+      // Like clap, a following word that looks like an option is not a value.
+      if (i + 1 >= args.size() || (args[i + 1].size() > 1 && args[i + 1][0] == '-')) {
+        return absl::InvalidArgumentError(absl::StrCat("option '", name, "' needs a value"));
+      }
+      value = args[++i];
+    }
+    VFSD_RETURN_IF_ERROR(spec->apply(state, value.value_or("")));
+  }
+  return absl::OkStatus();
+}
+
+// Resolves deprecated forms and implications, and checks what only the whole
+// line can tell (required options, conflicts).
+absl::Status Finish(ParseState& state) {
+  Options& o = state.options();
+  std::vector<std::string>& notices = state.command.notices;
+  for (const std::string& line : state.compat_options) {
+    for (absl::string_view item : absl::StrSplit(line, ',')) {
+      VFSD_RETURN_IF_ERROR(ApplyCompatOption(state, item));
+    }
+  }
+  if (state.compat_debug) o.log_level = LogLevel::kDebug;
+  if (o.posix_acl || o.security_label || o.xattrmap.has_value()) o.xattr = true;
+
+  if (state.help) {
+    state.command.action = Action::kHelp;
+    return absl::OkStatus();
+  }
+  if (state.version) {
+    state.command.action = Action::kVersion;
+    return absl::OkStatus();
+  }
+  if (state.print_capabilities) {
+    state.command.action = Action::kPrintCapabilities;
+    return absl::OkStatus();
+  }
+
+  if (o.shared_dir.empty()) {
+    return absl::InvalidArgumentError("missing '--shared-dir' (or '-o source=DIR')");
+  }
+  if (o.listen_fd.has_value()) {
+    if (!o.socket_path.empty() || state.socket.has_value()) {
+      return absl::InvalidArgumentError("'--fd' cannot be used with '--socket-path' or '--socket'");
+    }
+    if (o.socket_group.has_value()) {
+      return absl::InvalidArgumentError("'--socket-group' cannot be used with '--fd'");
+    }
+  } else if (o.socket_path.empty()) {
+    if (!state.socket.has_value()) {
+      return absl::InvalidArgumentError("missing '--socket-path' (or '--fd')");
+    }
+    o.socket_path = *state.socket;
+    notices.push_back(
+        "use of deprecated parameter '--socket': please use the '--socket-path' option instead");
+  }
+  if (o.posix_acl && !o.translate_uid.empty()) {
+    return absl::InvalidArgumentError("'--translate-uid' cannot be used with '--posix-acl'");
+  }
+  if (o.posix_acl && !o.translate_gid.empty()) {
+    return absl::InvalidArgumentError("'--translate-gid' cannot be used with '--posix-acl'");
+  }
+  if (o.migration_mode == MigrationMode::kFileHandles) {
+    if (o.migration_confirm_paths) {
+      return absl::InvalidArgumentError(
+          "'--migration-confirm-paths' cannot be used with '--migration-mode=file-handles'");
+    }
+    if (o.migration_verify_handles) {
+      return absl::InvalidArgumentError(
+          "'--migration-verify-handles' cannot be used with '--migration-mode=file-handles'");
+    }
+  }
+
+  if (state.compat_foreground) {
+    notices.push_back("use of deprecated flag '-f': this flag has no effect, please remove it");
+  }
+  if (state.compat_debug) {
+    notices.push_back(
+        "use of deprecated flag '-d': please use the '--log-level debug' option instead");
+  }
+  if (!state.compat_options.empty()) {
+    notices.push_back(
+        "use of deprecated option format '-o': please specify options without it (e.g., "
+        "'--cache auto' instead of '-o cache=auto')");
+  }
+  if (state.fallback_alias) {
+    notices.push_back(
+        "use of deprecated value 'fallback' for '--inode-file-handles': please use 'prefer' "
+        "instead");
+  }
+  if (!o.uid_map.empty() || !o.gid_map.empty()) {
+    notices.push_back(
+        "'--uid-map'/'--gid-map' are accepted but not honoured: this virtiofsd does not create a "
+        "user namespace itself; start it inside one (podman unshare, lxc-usernsexec)");
+  }
+  if (!o.translate_uid.empty() || !o.translate_gid.empty()) {
+    notices.push_back(
+        "'--translate-uid'/'--translate-gid' are accepted but not honoured: uids and gids pass "
+        "between guest and host unchanged");
+  }
+  if (state.migration_option) {
+    notices.push_back(
+        "'--migration-*' options are accepted but not honoured: this virtiofsd does not support "
+        "migration");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::string_view NameOf(SandboxMode mode) {
+  for (const auto& [name, value] : kSandboxNames) {
+    if (value == mode) return name;
+  }
+  return "";
+}
+
+absl::string_view NameOf(SeccompAction action) {
+  for (const auto& [name, value] : kSeccompNames) {
+    if (value == action) return name;
+  }
+  return "";
+}
+
+absl::string_view NameOf(CachePolicy policy) {
+  for (const auto& [name, value] : kCacheNames) {
+    if (value == policy) return name;
+  }
+  return "";
+}
+
+absl::string_view NameOf(InodeFileHandles mode) {
+  for (const auto& [name, value] : kInodeFileHandlesNames) {
+    if (value == mode) return name;
+  }
+  return "";
+}
+
+absl::StatusOr<Command> ParseCommandLine(absl::Span<const std::string> args) {
+  if (args.empty()) {
+    return absl::InvalidArgumentError(
+        "no options given: '--shared-dir' and '--socket-path' (or '--fd') are needed");
+  }
+  ParseState state;
+  VFSD_RETURN_IF_ERROR(ReadArguments(args, state));
+  VFSD_RETURN_IF_ERROR(Finish(state));
+  return std::move(state.command);
+}
+
+}  // namespace virtiofsd

@@ -1,0 +1,105 @@
+// The `virtiofsd` command line: the Rust virtiofsd's whole option set, parsed and
+// validated into Options, with no side effects (no syscalls, no printing).
+//
+// Spellings follow the Rust daemon (clap): `--name=value` or `--name value`, flags
+// take no value, a repeated option overrides the earlier one (list options such as
+// --uid-map accumulate), and the deprecated `-o a,b=c`, `-d`, `-f` and `--socket`
+// forms are accepted. Errors are kInvalidArgument whose message names the option;
+// the command exits 2 on them.
+
+#ifndef VIRTIOFSD_LAUNCHER_OPTIONS_H_
+#define VIRTIOFSD_LAUNCHER_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "common/logging.h"
+#include "launcher/id_map.h"
+
+namespace virtiofsd {
+
+enum class SandboxMode { kNamespace, kChroot, kNone };
+enum class SeccompAction { kKill, kLog, kTrap, kNone };
+enum class CachePolicy { kAuto, kAlways, kNever, kMetadata };
+enum class InodeFileHandles { kNever, kPrefer, kMandatory };
+enum class MigrationMode { kFindPaths, kFileHandles };
+enum class MigrationOnError { kAbort, kGuestError };
+
+// The names used on the command line ("namespace", "kill", "auto", ...).
+absl::string_view NameOf(SandboxMode mode);
+absl::string_view NameOf(SeccompAction action);
+absl::string_view NameOf(CachePolicy policy);
+absl::string_view NameOf(InodeFileHandles mode);
+
+// The virtio-fs config space holds the tag in 36 bytes.
+inline constexpr size_t kMaxTagBytes = 36;
+
+// Everything the command line says, after defaults, deprecated forms and implied
+// options (--posix-acl, --security-label and --xattrmap imply --xattr) are applied.
+struct Options {
+  // Where the shared directory is and how QEMU reaches us. Exactly one of
+  // socket_path and listen_fd is set after a successful parse for Action::kRun.
+  std::string shared_dir;
+  std::string socket_path;
+  std::optional<int> listen_fd;
+  std::optional<std::string> socket_group;
+
+  // Defaults are the Rust virtiofsd's (see the README of the launcher's choices).
+  SandboxMode sandbox = SandboxMode::kNamespace;
+  SeccompAction seccomp = SeccompAction::kKill;
+  CachePolicy cache = CachePolicy::kAuto;
+  InodeFileHandles inode_file_handles = InodeFileHandles::kNever;
+  bool announce_submounts = true;
+  bool killpriv_v2 = false;
+  size_t thread_pool_size = 0;
+
+  std::optional<std::string> tag;
+  bool xattr = false;
+  bool posix_acl = false;
+  bool security_label = false;
+  std::optional<std::string> xattrmap;
+  bool readonly = false;
+  bool allow_mmap = false;
+  bool no_readdirplus = false;
+  bool writeback = false;
+  bool allow_direct_io = false;
+  bool preserve_noatime = false;
+  std::optional<std::string> modcaps;
+  std::optional<uint64_t> rlimit_nofile;
+
+  LogLevel log_level = LogLevel::kInfo;
+  bool syslog = false;
+
+  std::vector<NamespaceIdMap> uid_map;
+  std::vector<NamespaceIdMap> gid_map;
+  std::vector<TranslateIdMap> translate_uid;
+  std::vector<TranslateIdMap> translate_gid;
+
+  MigrationMode migration_mode = MigrationMode::kFindPaths;
+  MigrationOnError migration_on_error = MigrationOnError::kAbort;
+  bool migration_verify_handles = false;
+  bool migration_confirm_paths = false;
+};
+
+struct Command {
+  enum class Action { kRun, kHelp, kVersion, kPrintCapabilities };
+  Action action = Action::kRun;
+  Options options;
+  // One line each, to log as warnings at start: deprecated spellings, and options
+  // that are accepted but not honoured by this implementation.
+  std::vector<std::string> notices;
+};
+
+// Parses `args` (argv without argv[0]). An empty command line is an error (the
+// Rust daemon prints its usage and exits 2). --help, --version and
+// --print-capabilities win over everything else once the whole line has parsed.
+absl::StatusOr<Command> ParseCommandLine(absl::Span<const std::string> args);
+
+}  // namespace virtiofsd
+
+#endif  // VIRTIOFSD_LAUNCHER_OPTIONS_H_

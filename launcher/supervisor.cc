@@ -1,0 +1,80 @@
+#include "launcher/supervisor.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "launcher/stop_signals.h"
+
+namespace virtiofsd {
+namespace {
+
+// How long to wait for the second child to end after the first one did.
+constexpr absl::Duration kSettle = absl::Milliseconds(500);
+
+// SIGTERM to each child still running, then SIGKILL to those left after `grace`.
+void StopAll(ChildProcess& frontend, ChildProcess& broker, absl::Duration grace) {
+  ChildProcess* children[] = {&frontend, &broker};
+  for (ChildProcess* child : children) child->Signal(SIGTERM);
+  const absl::Time deadline = absl::Now() + grace;
+  for (ChildProcess* child : children) {
+    while (!child->TryReap().has_value()) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) break;
+      pollfd pfd = {child->pidfd(), POLLIN, 0};
+      poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    }
+  }
+  for (ChildProcess* child : children) {
+    if (child->TryReap().has_value()) continue;
+    child->Signal(SIGKILL);
+    pollfd pfd = {child->pidfd(), POLLIN, 0};
+    while (!child->TryReap().has_value()) poll(&pfd, 1, -1);
+  }
+}
+
+}  // namespace
+
+Verdict Supervise(ChildProcess& frontend, ChildProcess& broker, int signal_fd,
+                  absl::Duration grace) {
+  pollfd fds[] = {
+      {signal_fd, POLLIN, 0},
+      {frontend.pidfd(), POLLIN, 0},
+      {broker.pidfd(), POLLIN, 0},
+  };
+  for (;;) {
+    if (poll(fds, std::size(fds), -1) < 0) {
+      if (errno == EINTR) continue;
+      Verdict verdict = {1, absl::StrCat("poll failed: ", strerror(errno))};
+      StopAll(frontend, broker, grace);
+      return verdict;
+    }
+    if (std::optional<int> signal = ReadStopSignal(signal_fd)) {
+      StopAll(frontend, broker, grace);
+      return {0, absl::StrCat("received SIG", sigabbrev_np(*signal), "; stopped both processes")};
+    }
+    std::optional<ChildExit> frontend_exit = frontend.TryReap();
+    std::optional<ChildExit> broker_exit = broker.TryReap();
+    if (frontend_exit.has_value() != broker_exit.has_value()) {
+      // The other child usually follows within moments (its end of the channel
+      // closed): judging both together blames the right one. A frontend exiting
+      // 0 closes the channel before its exit is visible, so the broker's clean
+      // exit can even be seen first.
+      ChildProcess& other = frontend_exit.has_value() ? broker : frontend;
+      pollfd pfd = {other.pidfd(), POLLIN, 0};
+      poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(kSettle)));
+      frontend_exit = frontend.TryReap();
+      broker_exit = broker.TryReap();
+    }
+    std::optional<Verdict> verdict = JudgeExits(frontend_exit, broker_exit);
+    if (verdict.has_value()) {
+      StopAll(frontend, broker, grace);
+      return *verdict;
+    }
+  }
+}
+
+}  // namespace virtiofsd

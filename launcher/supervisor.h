@@ -1,0 +1,30 @@
+// Watches the two children and the stop signals, and ends the daemon as the Rust
+// virtiofsd would: the first of these events decides.
+//
+//   SIGTERM/SIGINT/SIGHUP    stop both children; exit 0
+//   frontend exits 0         the VMM disconnected: stop the broker; exit 0
+//   a child ends otherwise   stop the other; exit 1 (2 if it rejected its options),
+//                            with a message naming the child and how it ended
+//
+// When one child ends, the other is given half a second to end too (it usually
+// does, seeing the channel close) so both are judged together (see JudgeExits).
+// "Stop" is SIGTERM, then SIGKILL after `grace`. Both children are reaped before
+// Supervise() returns.
+
+#ifndef VIRTIOFSD_LAUNCHER_SUPERVISOR_H_
+#define VIRTIOFSD_LAUNCHER_SUPERVISOR_H_
+
+#include "absl/time/time.h"
+#include "launcher/child_exit.h"
+#include "launcher/child_process.h"
+
+namespace virtiofsd {
+
+// `signal_fd` is from BlockStopSignals(). Returns the command's exit status and
+// the one line to log about why it ends.
+Verdict Supervise(ChildProcess& frontend, ChildProcess& broker, int signal_fd,
+                  absl::Duration grace);
+
+}  // namespace virtiofsd
+
+#endif  // VIRTIOFSD_LAUNCHER_SUPERVISOR_H_

@@ -1,0 +1,94 @@
+// A test-only stand-in for virtiofsd-frontend and virtiofsd-broker, so the
+// launcher's supervision can be tested before (and independently of) the real
+// children. Its role is "frontend" when it is given --fd=4, else "broker".
+//
+// It writes what it was given to $FAKE_CHILD_REPORT_DIR/<role>.report (one
+// "key value" per line: each argument, each open fd, whether fd 3 is a
+// SOCK_SEQPACKET socket and fd 4 a listening socket, its process group, signal
+// mask and uid), then behaves as $FAKE_<ROLE>_MODE says:
+//   wait (default)  run until SIGTERM (exit 0) or until the channel's peer closes
+//                   (broker: exit 0, the frontend is gone; frontend: exit 1)
+//   serve           frontend: accept one connection on fd 4 and exit 0 when the
+//                   VMM closes it (as the real frontend does), else as wait
+//   stubborn        ignore SIGTERM (only SIGKILL ends it)
+//   exit:N          exit N at once
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace {
+
+bool SocketOption(int fd, int option, int expected) {
+  int value = 0;
+  socklen_t len = sizeof(value);
+  return getsockopt(fd, SOL_SOCKET, option, &value, &len) == 0 && value == expected;
+}
+
+void WriteReport(const std::string& role, int argc, char** argv) {
+  const char* dir = getenv("FAKE_CHILD_REPORT_DIR");
+  if (dir == nullptr) return;
+  std::string report;
+  for (int i = 1; i < argc; ++i) report += std::string("arg ") + argv[i] + "\n";
+  DIR* fds = opendir("/proc/self/fd");
+  const int own = dirfd(fds);
+  while (dirent* entry = readdir(fds)) {
+    if (entry->d_name[0] == '.' || atoi(entry->d_name) == own) continue;
+    report += std::string("fd ") + entry->d_name + "\n";
+  }
+  closedir(fds);
+  report += "channel_seqpacket " + std::to_string(SocketOption(3, SO_TYPE, SOCK_SEQPACKET)) + "\n";
+  report += "fd4_listening " + std::to_string(SocketOption(4, SO_ACCEPTCONN, 1)) + "\n";
+  report += "own_process_group " + std::to_string(getpgrp() == getpid()) + "\n";
+  sigset_t mask;
+  sigprocmask(SIG_SETMASK, nullptr, &mask);
+  report += "signals_blocked " + std::to_string(!sigisemptyset(&mask)) + "\n";
+  report += "uid " + std::to_string(getuid()) + "\n";
+  report += "pid " + std::to_string(getpid()) + "\n";
+
+  const std::string path = std::string(dir) + "/" + role + ".report";
+  const std::string tmp = path + ".tmp";
+  FILE* out = fopen(tmp.c_str(), "w");
+  if (out == nullptr) return;
+  fputs(report.c_str(), out);
+  fclose(out);
+  rename(tmp.c_str(), path.c_str());  // appears whole, so a test can wait for it
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string role = "broker";
+  for (int i = 1; i < argc; ++i) {
+    if (strcmp(argv[i], "--fd=4") == 0) role = "frontend";
+  }
+  WriteReport(role, argc, argv);
+  const std::string mode_env = role == "frontend" ? "FAKE_FRONTEND_MODE" : "FAKE_BROKER_MODE";
+  const char* mode_value = getenv(mode_env.c_str());
+  const std::string mode = mode_value ? mode_value : "wait";
+  if (mode.rfind("exit:", 0) == 0) return atoi(mode.c_str() + 5);
+
+  if (mode == "stubborn") {
+    signal(SIGTERM, SIG_IGN);
+    for (;;) pause();
+  }
+  signal(SIGTERM, [](int) { _exit(0); });
+  int connection = -1;
+  if (mode == "serve" && role == "frontend") connection = accept4(4, nullptr, nullptr, 0);
+  for (;;) {
+    pollfd fds[] = {{3, POLLIN, 0}, {connection, POLLIN, 0}};
+    if (poll(fds, connection >= 0 ? 2 : 1, -1) < 0) continue;
+    char byte;
+    if (fds[0].revents != 0 && recv(3, &byte, 1, MSG_DONTWAIT) == 0) {
+      return role == "broker" ? 0 : 1;  // the channel's peer is gone
+    }
+    if (connection >= 0 && fds[1].revents != 0 && read(connection, &byte, 1) <= 0) return 0;
+  }
+}
