@@ -1,0 +1,404 @@
+// Integration tests of the real product: the `virtiofsd` launcher starts the real
+// broker and frontend executables (confined, seccomp on), and the test driver
+// plays QEMU and the guest against the socket. Every operation's result is checked
+// against the host's view of the shared directory.
+
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "broker/testing/test_broker.h"
+#include "common/status_matchers.h"
+#include "frontend/fuse_session.h"
+#include "frontend/vhost_user_device.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/driver/daemon.h"
+#include "tests/driver/fuse_client.h"
+#include "tests/driver/vhost_user_fs_driver.h"
+
+namespace virtiofsd::driver {
+namespace {
+
+// Until the launcher and the broker executable exist, only the in-process mode runs.
+#ifndef VIRTIOFSD_TEST_MODES
+#define VIRTIOFSD_TEST_MODES Mode::kInProcess
+#endif
+
+using ::testing::Contains;
+using ::testing::Field;
+using ::virtiofsd::testing::HasErrno;
+using ::virtiofsd::testing::IsOk;
+using ::virtiofsd::testing::StatusIs;
+
+std::string ReadHostFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
+std::string Pattern(size_t size, char seed) {
+  std::string data(size, '\0');
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(seed + i * 7 + i / 4096);
+  return data;
+}
+
+// /proc/PID/status field `name` ("Uid", "CapEff", ...), or "" if absent.
+std::string StatusField(pid_t pid, const std::string& name) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(name + ":", 0) == 0) {
+      std::string value = line.substr(name.size() + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      return value;
+    }
+  }
+  return "";
+}
+
+// The children of `parent` whose executable's name is `exe_name`.
+std::vector<pid_t> ChildrenNamed(pid_t parent, const std::string& exe_name) {
+  std::vector<pid_t> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid_text = entry.path().filename();
+    if (pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = std::stoi(pid_text);
+    if (StatusField(pid, "PPid") != std::to_string(parent)) continue;
+    std::error_code error;
+    auto exe = std::filesystem::read_symlink(entry.path() / "exe", error);
+    if (!error && exe.filename() == exe_name) found.push_back(pid);
+  }
+  return found;
+}
+
+// How the daemon under test runs.
+enum class Mode {
+  // Frontend and broker code in this process (a broker thread on a socket pair,
+  // the vhost-user device on a thread): fast, and sanitizers see both halves.
+  kInProcess,
+  // The real `virtiofsd` launcher with the real executables, confined, seccomp on.
+  kExecutables,
+};
+
+FsConfig WithXattr() {
+  FsConfig config;
+  config.xattr = true;
+  return config;
+}
+
+// The frontend's device and session, served on a thread for one connection.
+class InProcessDaemon {
+ public:
+  InProcessDaemon(const std::string& shared_dir, const std::string& socket_path)
+      : broker_(shared_dir, WithXattr()),
+        session_(broker_.client(), FuseOptions{}),
+        listener_(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
+    EXPECT_EQ(bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(listen(listener_.get(), 1), 0);
+    thread_ = std::thread([this] {
+      UniqueFd connection(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!connection.valid()) return;
+      VhostUserDevice device(std::move(connection), {}, session_);
+      EXPECT_OK(device.Serve());
+    });
+  }
+  ~InProcessDaemon() {
+    shutdown(listener_.get(), SHUT_RDWR);  // In case nobody connected.
+    thread_.join();
+  }
+
+ private:
+  virtiofsd::testing::TestBroker broker_;
+  FuseSession session_;
+  UniqueFd listener_;
+  std::thread thread_;
+};
+
+class VirtiofsdTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  void SetUp() override {
+    // Not TEST_TMPDIR: a UNIX socket path must fit in 108 bytes.
+    char dir[] = "/tmp/vfsd-integration-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    shared_ = dir_ + "/shared";
+    ASSERT_EQ(mkdir(shared_.c_str(), 0755), 0);
+    const std::string socket_path = dir_ + "/vhost.sock";
+    if (GetParam() == Mode::kInProcess) {
+      in_process_ = std::make_unique<InProcessDaemon>(shared_, socket_path);
+    } else {
+      ASSERT_OK_AND_ASSIGN(
+          daemon_, Daemon::Start({.argv = {"launcher/virtiofsd", "--socket-path={socket}",
+                                           "--shared-dir={dir}", "--xattr", "--log-level=debug"},
+                                  .socket_path = socket_path,
+                                  .shared_dir = shared_,
+                                  .log_path = dir_ + "/daemon.log"}));
+    }
+    ASSERT_OK_AND_ASSIGN(driver_, VhostUserFsDriver::Connect(socket_path));
+    fuse_ = std::make_unique<FuseClient>(driver_.get());
+    ASSERT_OK(fuse_->Init().status());
+  }
+
+  void TearDown() override {
+    fuse_.reset();
+    driver_.reset();  // QEMU goes away: the daemon exits by itself.
+    in_process_.reset();
+    if (daemon_ != nullptr) {
+      absl::StatusOr<int> status = daemon_->Stop();
+      if (HasFailure()) std::cerr << "daemon log:\n" << daemon_->Log();
+      daemon_.reset();
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string Host(const std::string& name) { return shared_ + "/" + name; }
+
+  std::string dir_, shared_;
+  std::unique_ptr<InProcessDaemon> in_process_;
+  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<VhostUserFsDriver> driver_;
+  std::unique_ptr<FuseClient> fuse_;
+};
+
+TEST_P(VirtiofsdTest, InitNegotiatesConservatively) {
+  const fuse_init_out& init = fuse_->init_out();
+  EXPECT_EQ(init.major, 7u);
+  EXPECT_EQ(init.max_write, 1u << 20);
+  EXPECT_EQ(init.max_pages, 256u);
+  EXPECT_FALSE(init.flags & FUSE_POSIX_ACL) << "not without --posix-acl";
+  EXPECT_FALSE(init.flags & FUSE_WRITEBACK_CACHE) << "not without --writeback";
+  EXPECT_TRUE(init.flags & FUSE_DO_READDIRPLUS);
+}
+
+TEST_P(VirtiofsdTest, LookupAndGetattrMatchTheHost) {
+  { std::ofstream(Host("hello")) << "hello world"; }
+  struct stat st;
+  ASSERT_EQ(stat(Host("hello").c_str(), &st), 0);
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out entry, fuse_->Lookup(FUSE_ROOT_ID, "hello"));
+  EXPECT_EQ(entry.attr.ino, st.st_ino);
+  EXPECT_EQ(entry.attr.size, 11u);
+  EXPECT_EQ(entry.attr.mode, st.st_mode);
+  ASSERT_OK_AND_ASSIGN(fuse_attr_out attr, fuse_->Getattr(entry.nodeid));
+  EXPECT_EQ(attr.attr.ino, st.st_ino);
+  EXPECT_THAT(fuse_->Lookup(FUSE_ROOT_ID, "missing"), HasErrno(ENOENT));
+  EXPECT_THAT(fuse_->Lookup(FUSE_ROOT_ID, ".."), HasErrno(EINVAL));
+  EXPECT_OK(fuse_->Forget(entry.nodeid, 1));
+}
+
+TEST_P(VirtiofsdTest, CreateWriteReadBackOneMebibyte) {
+  ASSERT_OK_AND_ASSIGN(CreateReply created,
+                       fuse_->Create(FUSE_ROOT_ID, "data", O_RDWR | O_CREAT, 0100644));
+  const std::string data = Pattern(1 << 20, 'a');
+  ASSERT_OK_AND_ASSIGN(uint32_t written,
+                       fuse_->Write(created.entry.nodeid, created.open.fh, 0, data));
+  EXPECT_EQ(written, data.size());
+  EXPECT_EQ(ReadHostFile(Host("data")), data);
+  ASSERT_OK_AND_ASSIGN(std::string read,
+                       fuse_->Read(created.entry.nodeid, created.open.fh, 0, 1 << 20));
+  EXPECT_EQ(read, data);
+  ASSERT_OK_AND_ASSIGN(std::string tail,
+                       fuse_->Read(created.entry.nodeid, created.open.fh, (1 << 20) - 10, 100));
+  EXPECT_EQ(tail, data.substr((1 << 20) - 10));  // A short read at the end of the file.
+  EXPECT_OK(fuse_->Flush(created.entry.nodeid, created.open.fh));
+  EXPECT_OK(fuse_->Fsync(created.entry.nodeid, created.open.fh));
+  EXPECT_OK(fuse_->Release(created.entry.nodeid, created.open.fh));
+  EXPECT_THAT(fuse_->Read(created.entry.nodeid, created.open.fh, 0, 10), HasErrno(EBADF));
+}
+
+TEST_P(VirtiofsdTest, AppendGoesToTheEnd) {
+  { std::ofstream(Host("log")) << "first\n"; }
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out entry, fuse_->Lookup(FUSE_ROOT_ID, "log"));
+  ASSERT_OK_AND_ASSIGN(fuse_open_out open, fuse_->Open(entry.nodeid, O_WRONLY | O_APPEND));
+  ASSERT_OK(fuse_->Write(entry.nodeid, open.fh, 0, "second\n").status());
+  EXPECT_EQ(ReadHostFile(Host("log")), "first\nsecond\n");
+  EXPECT_OK(fuse_->Release(entry.nodeid, open.fh));
+}
+
+TEST_P(VirtiofsdTest, DirectoriesRenameLinkSymlinkUnlink) {
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out dir, fuse_->Mkdir(FUSE_ROOT_ID, "dir", 0755));
+  struct stat st;
+  ASSERT_EQ(stat(Host("dir").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  ASSERT_OK_AND_ASSIGN(CreateReply file,
+                       fuse_->Create(dir.nodeid, "a", O_WRONLY | O_CREAT, 0100600));
+  EXPECT_OK(fuse_->Release(file.entry.nodeid, file.open.fh));
+  EXPECT_OK(fuse_->Rename(dir.nodeid, "a", FUSE_ROOT_ID, "b"));
+  EXPECT_EQ(access(Host("b").c_str(), F_OK), 0);
+  EXPECT_NE(access(Host("dir/a").c_str(), F_OK), 0);
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out link, fuse_->Link(file.entry.nodeid, dir.nodeid, "hard"));
+  EXPECT_EQ(link.attr.nlink, 2u);
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out symlink, fuse_->Symlink(FUSE_ROOT_ID, "sym", "b"));
+  ASSERT_OK_AND_ASSIGN(std::string target, fuse_->Readlink(symlink.nodeid));
+  EXPECT_EQ(target, "b");
+  char host_target[16] = {};
+  EXPECT_EQ(readlink(Host("sym").c_str(), host_target, sizeof(host_target)), 1);
+
+  ASSERT_OK_AND_ASSIGN(fuse_open_out opened, fuse_->Opendir(FUSE_ROOT_ID));
+  ASSERT_OK_AND_ASSIGN(std::vector<DirEntry> entries,
+                       fuse_->Readdirplus(FUSE_ROOT_ID, opened.fh, 0));
+  EXPECT_THAT(entries, Contains(Field(&DirEntry::name, "dir")));
+  EXPECT_THAT(entries, Contains(Field(&DirEntry::name, "b")));
+  EXPECT_THAT(entries, Contains(Field(&DirEntry::name, "sym")));
+  EXPECT_OK(fuse_->Releasedir(FUSE_ROOT_ID, opened.fh));
+
+  EXPECT_THAT(fuse_->Rmdir(FUSE_ROOT_ID, "dir"), HasErrno(ENOTEMPTY));
+  EXPECT_OK(fuse_->Unlink(dir.nodeid, "hard"));
+  EXPECT_OK(fuse_->Rmdir(FUSE_ROOT_ID, "dir"));
+  EXPECT_OK(fuse_->Unlink(FUSE_ROOT_ID, "sym"));
+  EXPECT_NE(access(Host("dir").c_str(), F_OK), 0);
+}
+
+TEST_P(VirtiofsdTest, SetattrTruncatesAndChmods) {
+  { std::ofstream(Host("f")) << "0123456789"; }
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out entry, fuse_->Lookup(FUSE_ROOT_ID, "f"));
+  fuse_setattr_in in{};
+  in.valid = FATTR_SIZE | FATTR_MODE;
+  in.size = 4;
+  in.mode = 0100600;
+  ASSERT_OK_AND_ASSIGN(fuse_attr_out attr, fuse_->Setattr(entry.nodeid, in));
+  EXPECT_EQ(attr.attr.size, 4u);
+  struct stat st;
+  ASSERT_EQ(stat(Host("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 4);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+TEST_P(VirtiofsdTest, XattrsRoundTrip) {
+  { std::ofstream(Host("x")) << "x"; }
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out entry, fuse_->Lookup(FUSE_ROOT_ID, "x"));
+  ASSERT_OK(fuse_->Setxattr(entry.nodeid, "user.color", "blue"));
+  char value[16] = {};
+  EXPECT_EQ(getxattr(Host("x").c_str(), "user.color", value, sizeof(value)), 4);
+  EXPECT_STREQ(value, "blue");
+  ASSERT_OK_AND_ASSIGN(uint32_t size, fuse_->GetxattrSize(entry.nodeid, "user.color"));
+  EXPECT_EQ(size, 4u);
+  ASSERT_OK_AND_ASSIGN(std::string got, fuse_->Getxattr(entry.nodeid, "user.color", 16));
+  EXPECT_EQ(got, "blue");
+  ASSERT_OK_AND_ASSIGN(std::string names, fuse_->Listxattr(entry.nodeid, 256));
+  EXPECT_NE(names.find("user.color"), std::string::npos);
+  EXPECT_OK(fuse_->Removexattr(entry.nodeid, "user.color"));
+  EXPECT_THAT(fuse_->GetxattrSize(entry.nodeid, "user.color"), HasErrno(ENODATA));
+}
+
+TEST_P(VirtiofsdTest, StatfsReportsTheHostFilesystem) {
+  ASSERT_OK_AND_ASSIGN(fuse_statfs_out out, fuse_->Statfs());
+  EXPECT_GT(out.st.blocks, 0u);
+  EXPECT_GT(out.st.bsize, 0u);
+  EXPECT_EQ(out.st.namelen, 255u);
+}
+
+TEST_P(VirtiofsdTest, SixtyFourRequestsInFlight) {
+  for (int i = 0; i < 64; ++i) std::ofstream(Host(absl::StrCat("f", i))) << i;
+  std::vector<uint64_t> uniques;
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_OK_AND_ASSIGN(uint64_t unique, fuse_->Start(FUSE_LOOKUP, FUSE_ROOT_ID,
+                                                       {absl::StrCat("f", i, std::string(1, '\0'))},
+                                                       sizeof(fuse_entry_out)));
+    uniques.push_back(unique);
+  }
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_OK_AND_ASSIGN(FuseReply reply, fuse_->Await(uniques[i]));
+    ASSERT_EQ(reply.error(), 0);
+    fuse_entry_out entry;
+    memcpy(&entry, reply.body.data(), sizeof(entry));
+    struct stat st;
+    ASSERT_EQ(stat(Host(absl::StrCat("f", i)).c_str(), &st), 0);
+    EXPECT_EQ(entry.attr.ino, st.st_ino);
+  }
+}
+
+TEST_P(VirtiofsdTest, UnknownOpcodeIsEnosysAndServiceGoesOn) {
+  ASSERT_OK_AND_ASSIGN(FuseReply reply,
+                       fuse_->Call(FUSE_IOCTL, FUSE_ROOT_ID, {std::string(32, '\0')}, 16));
+  EXPECT_EQ(reply.error(), ENOSYS);
+  ASSERT_OK_AND_ASSIGN(FuseReply bogus, fuse_->Call(4242, FUSE_ROOT_ID, {}, 16));
+  EXPECT_EQ(bogus.error(), ENOSYS);
+  EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+}
+
+TEST_P(VirtiofsdTest, MalformedFuseRequestsGetErrors) {
+  // LOOKUP whose name lacks its NUL, GETATTR with a short argument.
+  ASSERT_OK_AND_ASSIGN(FuseReply no_nul, fuse_->Call(FUSE_LOOKUP, FUSE_ROOT_ID, {"abc"}, 128));
+  EXPECT_EQ(no_nul.error(), EINVAL);
+  ASSERT_OK_AND_ASSIGN(FuseReply short_arg, fuse_->Call(FUSE_GETATTR, FUSE_ROOT_ID, {"x"}, 104));
+  EXPECT_EQ(short_arg.error(), EINVAL);
+  // A header whose length disagrees with the chain.
+  fuse_in_header header{};
+  header.len = 4096;
+  header.opcode = FUSE_GETATTR;
+  header.unique = 1000;
+  header.nodeid = FUSE_ROOT_ID;
+  ASSERT_OK_AND_ASSIGN(uint64_t ticket,
+                       driver_->Post(1, {{AsBytes(header), std::string(16, '\0')}, {16, 128}}));
+  ASSERT_OK_AND_ASSIGN(DeviceCompletion done, driver_->Wait(ticket));
+  fuse_out_header out;
+  ASSERT_GE(done.written.size(), sizeof(out));
+  memcpy(&out, done.written.data(), sizeof(out));
+  EXPECT_EQ(out.error, -EINVAL);
+  EXPECT_EQ(out.unique, 1000u);
+  // A chain too short for a header is returned empty.
+  ASSERT_OK_AND_ASSIGN(uint64_t tiny, driver_->Post(1, {{"xy"}, {64}}));
+  ASSERT_OK_AND_ASSIGN(DeviceCompletion tiny_done, driver_->Wait(tiny));
+  EXPECT_EQ(tiny_done.used_len, 0u);
+  // A reply buffer too small for the reply header: returned without a reply.
+  header.len = sizeof(header) + sizeof(fuse_getattr_in);
+  ASSERT_OK_AND_ASSIGN(uint64_t cramped,
+                       driver_->Post(1, {{AsBytes(header), std::string(16, '\0')}, {8}}));
+  ASSERT_OK_AND_ASSIGN(DeviceCompletion cramped_done, driver_->Wait(cramped));
+  EXPECT_EQ(cramped_done.used_len, 0u);
+  EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+}
+
+TEST_P(VirtiofsdTest, MaliciousChainsAreDroppedAndServiceGoesOn) {
+  // A descriptor pointing outside guest memory, and a loop.
+  std::vector<RawDescriptor> outside = {
+      {.addr = 0xfff0000000000, .len = 64, .flags = 0, .next = 0}};
+  ASSERT_OK_AND_ASSIGN(uint64_t t1, driver_->PostRaw(1, outside));
+  ASSERT_OK_AND_ASSIGN(DeviceCompletion d1, driver_->Wait(t1));
+  EXPECT_EQ(d1.used_len, 0u);
+  EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+}
+
+TEST_P(VirtiofsdTest, ProcessesAreSplitAndConfined) {
+  if (GetParam() != Mode::kExecutables) GTEST_SKIP() << "needs the executables";
+  const std::vector<pid_t> frontends = ChildrenNamed(daemon_->pid(), "virtiofsd-frontend");
+  const std::vector<pid_t> brokers = ChildrenNamed(daemon_->pid(), "virtiofsd-broker");
+  ASSERT_EQ(frontends.size(), 1u);
+  ASSERT_EQ(brokers.size(), 1u);
+  const pid_t frontend = frontends[0];
+  EXPECT_EQ(StatusField(frontend, "Uid").substr(0, 6), "65534\t");
+  EXPECT_EQ(StatusField(frontend, "CapEff"), "0000000000000000");
+  EXPECT_EQ(StatusField(frontend, "CapPrm"), "0000000000000000");
+  EXPECT_EQ(StatusField(frontend, "CapBnd"), "0000000000000000");
+  EXPECT_EQ(StatusField(frontend, "NoNewPrivs"), "1");
+  EXPECT_EQ(StatusField(frontend, "Seccomp"), "2");
+  EXPECT_EQ(StatusField(brokers[0], "Seccomp"), "2");
+  EXPECT_EQ(StatusField(brokers[0], "NoNewPrivs"), "1");
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, VirtiofsdTest, ::testing::Values(VIRTIOFSD_TEST_MODES),
+                         [](const ::testing::TestParamInfo<Mode>& info) {
+                           return info.param == Mode::kInProcess ? "InProcess" : "Executables";
+                         });
+
+}  // namespace
+}  // namespace virtiofsd::driver
