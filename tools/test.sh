@@ -5,6 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh || exit 1
+# The real-guest tests need the guest kernel and initramfs; tests never download.
+tools/guest/prepare.sh || { echo "guest preparation failed"; echo "0 passed, 1 failed"; exit 1; }
 
 out=$(mktemp -d /tmp/virtiofsd-test.XXXXXX)
 bazel query 'tests(//...)' 2>/dev/null | sort > "$out/targets" || {
