@@ -184,6 +184,8 @@ TEST_F(EscapeTest, StaleAndForgedIdsFindNothing) {
   const uint64_t handle = open.reply.open().handle();
   b().Forget(secret, 1);
   ASSERT_EQ(b().Release(handle).error, 0);
+  // The forget is one-way: wait until a serving thread has taken it.
+  for (int i = 0; i < 2000 && b().Getattr(secret).error == 0; ++i) usleep(1000);
   std::vector<uint64_t> forged = {0,
                                   2,
                                   3,

@@ -55,8 +55,8 @@ TEST(NodeTableTest, ReusedSlotsGetANewGeneration) {
 
 TEST(NodeTableTest, ForgedIdsFindNothing) {
   NodeTable table(MakeInode(2));
-  for (uint64_t id : {uint64_t{0}, uint64_t{2}, uint64_t{1} << 32 | 1, ~uint64_t{0},
-                      uint64_t{0xffffffff}}) {
+  for (uint64_t id :
+       {uint64_t{0}, uint64_t{2}, uint64_t{1} << 32 | 1, ~uint64_t{0}, uint64_t{0xffffffff}}) {
     EXPECT_EQ(table.Get(id), nullptr) << id;
     table.Forget(id, 1);
   }

@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "broker/seccomp_policy.h"
 #include "gtest/gtest.h"
 
 namespace virtiofsd::testing {
@@ -37,20 +40,38 @@ int AsCaller(uid_t uid, gid_t gid, const std::function<int()>& fn) {
   return result;
 }
 
-TestBroker::TestBroker(const std::string& shared_dir, FsConfig config, int threads) {
+namespace {
+
+std::unique_ptr<FileSystem> MakeFileSystem(const std::string& shared_dir, FsConfig config) {
   UniqueFd dir(open(shared_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   UniqueFd proc(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
   auto fs = FileSystem::Create(std::move(dir), std::move(proc), std::move(config));
-  if (!fs.ok()) {
-    ADD_FAILURE() << fs.status();
-    abort();
-  }
-  fs_ = *std::move(fs);
+  if (!fs.ok()) abort();
+  return *std::move(fs);
+}
+
+}  // namespace
+
+TestBroker::TestBroker(const std::string& shared_dir, FsConfig config, int threads, Mode mode) {
   auto pair = FrameSocket::CreatePair();
   if (!pair.ok()) abort();
-  server_socket_ = std::make_unique<FrameSocket>(std::move(pair->second));
-  server_ = std::make_unique<Server>(*server_socket_, *fs_, threads);
-  serving_ = std::thread([this] { EXPECT_TRUE(server_->Run().ok()); });
+  if (mode == Mode::kForkedSeccomp) {
+    child_ = fork();
+    if (child_ == 0) {
+      // The broker as the executable runs it: filter on before the first request.
+      FrameSocket socket = std::move(pair->second);
+      { FrameSocket unused = std::move(pair->first); }  // Close (not shut down) our copy.
+      std::unique_ptr<FileSystem> fs = MakeFileSystem(shared_dir, std::move(config));
+      Server server(socket, *fs, threads);
+      if (!InstallSeccompPolicy(SeccompAction::kKill).ok()) _exit(3);
+      _exit(server.Run().ok() ? 0 : 1);
+    }
+  } else {
+    fs_ = MakeFileSystem(shared_dir, std::move(config));
+    server_socket_ = std::make_unique<FrameSocket>(std::move(pair->second));
+    server_ = std::make_unique<Server>(*server_socket_, *fs_, threads);
+    serving_ = std::thread([this] { EXPECT_TRUE(server_->Run().ok()); });
+  }
   client_ = std::make_unique<BrokerClient>(std::move(pair->first));
   SetCaller(0, 0);
   proto::Request handshake;
@@ -60,7 +81,15 @@ TestBroker::TestBroker(const std::string& shared_dir, FsConfig config, int threa
 
 TestBroker::~TestBroker() {
   client_.reset();  // Closes the channel: the server returns.
-  serving_.join();
+  if (serving_.joinable()) serving_.join();
+  if (child_ > 0) {
+    int status = 0;
+    waitpid(child_, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "the seccomp-confined broker ended with status " << status
+        << (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS ? " (SIGSYS: a syscall is missing)"
+                                                              : "");
+  }
 }
 
 void TestBroker::SetCaller(uid_t uid, gid_t gid, mode_t umask) {

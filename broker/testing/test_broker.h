@@ -51,8 +51,14 @@ struct Result {
 
 class TestBroker {
  public:
+  enum class Mode {
+    kInProcess,      // Server threads in this process.
+    kForkedSeccomp,  // A forked child serves under the broker's seccomp policy (kill).
+  };
+
   // Serves `shared_dir` with `config` on `threads` threads, and handshakes.
-  explicit TestBroker(const std::string& shared_dir, FsConfig config = {}, int threads = 2);
+  explicit TestBroker(const std::string& shared_dir, FsConfig config = {}, int threads = 2,
+                      Mode mode = Mode::kInProcess);
   ~TestBroker();
 
   // The caller every later request carries.
@@ -61,7 +67,9 @@ class TestBroker {
   Result Call(proto::Request request);
   void SendOneWay(proto::Request request);
   BrokerClient& client() { return *client_; }
+  // Only in Mode::kInProcess.
   FileSystem& fs() { return *fs_; }
+  bool in_process() const { return fs_ != nullptr; }
 
   // One helper per common operation.
   Result Lookup(uint64_t parent, const std::string& name);
@@ -86,6 +94,7 @@ class TestBroker {
   std::unique_ptr<Server> server_;
   std::thread serving_;
   std::unique_ptr<BrokerClient> client_;
+  pid_t child_ = -1;
   proto::Caller caller_;
 };
 

@@ -1,0 +1,131 @@
+// virtiofsd-broker: the confined process that performs the filesystem operations
+// of a virtio-fs share for its frontend. Started by the launcher with an
+// inherited SOCK_SEQPACKET channel; see broker/options.h for the command line.
+// Exit status: 0 when the frontend closed the channel, 1 when it broke the
+// protocol or start-up failed, 2 for bad options.
+
+#include <errno.h>
+#include <grp.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "broker/capabilities.h"
+#include "broker/filesystem.h"
+#include "broker/nofile_limit.h"
+#include "broker/options.h"
+#include "broker/sandbox.h"
+#include "broker/seccomp_policy.h"
+#include "broker/server.h"
+#include "broker/xattr_map.h"
+#include "common/frame_socket.h"
+#include "common/logging.h"
+#include "common/status.h"
+
+namespace virtiofsd {
+namespace {
+
+// Fds the broker needs besides nodes and handles: the channel, fds in flight,
+// per-request temporaries, logging.
+constexpr uint64_t kReservedFds = 128;
+
+int Fail(const absl::Status& status) {
+  VFSD_LOG(kError, "%s", status.ToString());
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    fputs(BrokerUsage().c_str(), stdout);
+    return 0;
+  }
+  absl::StatusOr<BrokerOptions> parsed = ParseBrokerOptions(args);
+  if (!parsed.ok()) {
+    fprintf(stderr, "virtiofsd-broker: %s\n%s", std::string(parsed.status().message()).c_str(),
+            BrokerUsage().c_str());
+    return 2;
+  }
+  const BrokerOptions& options = *parsed;
+  FsConfig config;
+  if (!options.xattrmap.empty()) {
+    absl::StatusOr<XattrMap> map = XattrMap::Parse(options.xattrmap);
+    if (!map.ok()) {
+      fprintf(stderr, "virtiofsd-broker: %s\n", std::string(map.status().message()).c_str());
+      return 2;
+    }
+    config.xattrmap = *std::move(map);
+  }
+  absl::StatusOr<uint64_t> capabilities = BrokerCapabilities(options.modcaps);
+  if (!capabilities.ok()) {
+    fprintf(stderr, "virtiofsd-broker: %s\n", std::string(capabilities.status().message()).c_str());
+    return 2;
+  }
+  if (options.inode_file_handles == FileHandleMode::kMandatory) {
+    fputs("virtiofsd-broker: --inode-file-handles=mandatory is not supported\n", stderr);
+    return 2;
+  }
+  struct stat channel_stat;
+  int socket_type = 0;
+  socklen_t type_len = sizeof(socket_type);
+  if (fstat(options.channel_fd, &channel_stat) < 0 || !S_ISSOCK(channel_stat.st_mode) ||
+      getsockopt(options.channel_fd, SOL_SOCKET, SO_TYPE, &socket_type, &type_len) < 0 ||
+      socket_type != SOCK_SEQPACKET) {
+    fprintf(stderr, "virtiofsd-broker: --channel-fd=%d is not a SOCK_SEQPACKET socket\n",
+            options.channel_fd);
+    return 2;
+  }
+  InitLogging("virtiofsd-broker", options.log_level, options.syslog);
+  FrameSocket channel{UniqueFd(options.channel_fd)};
+  if (options.inode_file_handles == FileHandleMode::kPrefer) {
+    VFSD_LOG(kInfo, "file handles are not implemented; holding O_PATH fds");
+  }
+  if (options.security_label) {
+    VFSD_LOG(kWarn, "--security-label: the protocol carries no security context; ignored");
+  }
+
+  absl::StatusOr<uint64_t> nofile = RaiseNofileLimit(options.rlimit_nofile);
+  if (!nofile.ok()) return Fail(nofile.status());
+  // CVE-2022-0358: requests run with the caller's uid/gid and no other groups.
+  if (setgroups(0, nullptr) < 0 && geteuid() == 0) {
+    return Fail(absl::InternalError("setgroups(0) failed"));
+  }
+  absl::StatusOr<SandboxFds> fds = EnterSandbox(options.sandbox, options.shared_dir);
+  if (!fds.ok()) return Fail(fds.status());
+
+  config.readonly = options.readonly;
+  config.xattr = options.xattr;
+  config.posix_acl = options.posix_acl;
+  config.announce_submounts = options.announce_submounts;
+  config.allow_direct_io = options.allow_direct_io;
+  config.writeback = options.writeback;
+  config.killpriv_v2 = options.killpriv_v2;
+  config.preserve_noatime = options.preserve_noatime;
+  config.fd_budget =
+      static_cast<int64_t>(*nofile > 2 * kReservedFds ? *nofile - kReservedFds : *nofile / 2);
+  absl::StatusOr<std::unique_ptr<FileSystem>> fs = FileSystem::Create(
+      std::move(fds->shared_dir), std::move(fds->proc_self_fd), std::move(config));
+  if (!fs.ok()) return Fail(fs.status());
+  Server server(channel, **fs, options.threads);
+
+  if (absl::Status status = ApplyCapabilities(*capabilities); !status.ok()) return Fail(status);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Fail(ErrnoError(errno, "no_new_privs"));
+  if (absl::Status status = InstallSeccompPolicy(options.seccomp); !status.ok()) {
+    return Fail(status);
+  }
+  VFSD_LOG(kInfo, "serving %s", options.shared_dir);
+  absl::Status served = server.Run();
+  if (!served.ok()) return 1;
+  VFSD_LOG(kInfo, "frontend closed the channel");
+  return 0;
+}
+
+}  // namespace
+}  // namespace virtiofsd
+
+int main(int argc, char** argv) { return virtiofsd::Main(argc, argv); }

@@ -1,0 +1,110 @@
+#include "broker/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "broker/capabilities.h"
+#include "common/status.h"
+
+namespace virtiofsd {
+namespace {
+
+UniqueFd OpenDir(const char* path) {
+  return UniqueFd(open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+}
+
+absl::StatusOr<SandboxFds> OpenFds(const std::string& shared_dir) {
+  SandboxFds fds;
+  fds.proc_self_fd = OpenDir("/proc/self/fd");
+  if (!fds.proc_self_fd.valid()) return ErrnoError(errno, "open /proc/self/fd");
+  fds.shared_dir = OpenDir(shared_dir.c_str());
+  if (!fds.shared_dir.valid()) return ErrnoError(errno, "open " + shared_dir);
+  return fds;
+}
+
+absl::Status WriteProcFile(const char* path, const std::string& text) {
+  UniqueFd fd(open(path, O_WRONLY | O_CLOEXEC));
+  if (!fd.valid() ||
+      write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return ErrnoError(errno, path);
+  }
+  return absl::OkStatus();
+}
+
+// The parent of the namespaced broker: holds nothing, waits, reports.
+[[noreturn]] void WaitAndExit(pid_t child) {
+  ApplyCapabilities(0).IgnoreError();
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+absl::StatusOr<SandboxFds> EnterNamespaces(const std::string& shared_dir) {
+  const bool root = geteuid() == 0;
+  const uid_t uid = geteuid();
+  const gid_t gid = getegid();
+  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (!root) flags |= CLONE_NEWUSER;
+  if (unshare(flags) < 0) return ErrnoError(errno, "unshare namespaces");
+  if (!root) {
+    VFSD_RETURN_IF_ERROR(WriteProcFile("/proc/self/setgroups", "deny"));
+    VFSD_RETURN_IF_ERROR(WriteProcFile("/proc/self/uid_map", absl::StrCat("0 ", uid, " 1")));
+    VFSD_RETURN_IF_ERROR(WriteProcFile("/proc/self/gid_map", absl::StrCat("0 ", gid, " 1")));
+  }
+  const pid_t child = fork();
+  if (child < 0) return ErrnoError(errno, "fork");
+  if (child > 0) WaitAndExit(child);
+
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
+    return ErrnoError(errno, "make / private");
+  }
+  // A /proc of our own pid namespace; where the host's /proc has parts hidden
+  // (container runtimes), the kernel refuses and the inherited one serves.
+  mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  UniqueFd proc_self_fd = OpenDir("/proc/self/fd");
+  if (!proc_self_fd.valid()) return ErrnoError(errno, "open /proc/self/fd");
+  if (mount(shared_dir.c_str(), shared_dir.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+    return ErrnoError(errno, "bind mount the shared dir");
+  }
+  if (chdir(shared_dir.c_str()) < 0) return ErrnoError(errno, "chdir to the shared dir");
+  if (syscall(SYS_pivot_root, ".", ".") < 0) return ErrnoError(errno, "pivot_root");
+  if (umount2(".", MNT_DETACH) < 0) return ErrnoError(errno, "detach the old root");
+  if (chdir("/") < 0) return ErrnoError(errno, "chdir /");
+  SandboxFds fds;
+  fds.proc_self_fd = std::move(proc_self_fd);
+  fds.shared_dir = OpenDir("/");
+  if (!fds.shared_dir.valid()) return ErrnoError(errno, "open the new root");
+  return fds;
+}
+
+}  // namespace
+
+absl::StatusOr<SandboxFds> EnterSandbox(SandboxMode mode, const std::string& shared_dir) {
+  switch (mode) {
+    case SandboxMode::kNone:
+      return OpenFds(shared_dir);
+    case SandboxMode::kChroot: {
+      VFSD_ASSIGN_OR_RETURN(SandboxFds fds, OpenFds(shared_dir));
+      if (chroot(shared_dir.c_str()) < 0) return ErrnoError(errno, "chroot");
+      if (chdir("/") < 0) return ErrnoError(errno, "chdir /");
+      return fds;
+    }
+    case SandboxMode::kNamespace:
+      return EnterNamespaces(shared_dir);
+  }
+  return absl::InvalidArgumentError("unknown sandbox mode");
+}
+
+}  // namespace virtiofsd

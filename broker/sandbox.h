@@ -1,0 +1,34 @@
+// Confinement of the broker before it reads its first request:
+//   namespace  new mount, pid, net, ipc and uts namespaces (and a user namespace
+//              when started without root), a private fresh /proc, then
+//              pivot_root into the shared dir: "/" is the share;
+//   chroot     chroot into the shared dir (for containers that made the
+//              namespaces already);
+//   none       nothing (the broker's own checks still hold).
+// In every mode the broker keeps two fds: the shared dir and /proc/self/fd.
+
+#ifndef VIRTIOFSD_BROKER_SANDBOX_H_
+#define VIRTIOFSD_BROKER_SANDBOX_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "broker/options.h"
+#include "common/unique_fd.h"
+
+namespace virtiofsd {
+
+struct SandboxFds {
+  UniqueFd shared_dir;    // O_PATH directory fd of the share.
+  UniqueFd proc_self_fd;  // O_PATH directory fd of /proc/self/fd.
+};
+
+// Enters `mode` around `shared_dir`. In namespace mode the process forks (a new
+// pid namespace applies to children): the parent drops every capability, waits
+// and exits with the child's status, never returning; the child returns, as pid 1
+// of the new namespace. Errors carry the failing step and its errno.
+absl::StatusOr<SandboxFds> EnterSandbox(SandboxMode mode, const std::string& shared_dir);
+
+}  // namespace virtiofsd
+
+#endif  // VIRTIOFSD_BROKER_SANDBOX_H_

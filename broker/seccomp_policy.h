@@ -1,0 +1,25 @@
+// The broker's seccomp allow-list (libseccomp): every syscall its code paths
+// make and nothing else, with argument filters where cheap (clone only for
+// threads, unshare only CLONE_FS, fcntl only the commands we use, ioctl only
+// TCGETS, tgkill only to our own threads). No socket(), connect(), execve(),
+// ptrace(), mount(), open_by_handle_at() at all.
+//
+// Installed after the sandbox and capabilities, before the first request; it
+// applies to every thread created afterwards (and, with TSYNC, to existing ones).
+
+#ifndef VIRTIOFSD_BROKER_SECCOMP_POLICY_H_
+#define VIRTIOFSD_BROKER_SECCOMP_POLICY_H_
+
+#include "absl/status/status.h"
+#include "broker/options.h"
+
+namespace virtiofsd {
+
+// Sets no_new_privs and loads the filter; a forbidden syscall then kills the
+// process (kKill), is logged and allowed (kLog), or raises SIGSYS (kTrap).
+// kNone loads nothing. Errors carry libseccomp's errno.
+absl::Status InstallSeccompPolicy(SeccompAction action);
+
+}  // namespace virtiofsd
+
+#endif  // VIRTIOFSD_BROKER_SECCOMP_POLICY_H_
