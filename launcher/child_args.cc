@@ -1,6 +1,7 @@
 #include "launcher/child_args.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace virtiofsd {
 namespace {
@@ -53,8 +54,15 @@ std::vector<std::string> BrokerArguments(const Options& o) {
   AddFlag(args, o.preserve_noatime, "--preserve-noatime");
   AddFlag(args, o.security_label, "--security-label");
   if (o.xattrmap.has_value()) args.push_back(absl::StrCat("--xattrmap=", *o.xattrmap));
-  if (o.modcaps.has_value()) args.push_back(absl::StrCat("--modcaps=", *o.modcaps));
-  if (o.rlimit_nofile.has_value()) {
+  // One item per flag: the broker accumulates them, whatever separator it takes.
+  if (o.modcaps.has_value()) {
+    for (absl::string_view item : absl::StrSplit(*o.modcaps, ':')) {
+      args.push_back(absl::StrCat("--modcaps=", item));
+    }
+  }
+  // 0 ("leave the limit unchanged" in the Rust daemon) has no broker equivalent;
+  // the parser says so in a notice.
+  if (o.rlimit_nofile.value_or(0) > 0) {
     args.push_back(absl::StrCat("--rlimit-nofile=", *o.rlimit_nofile));
   }
   AddCommon(o, args);

@@ -45,7 +45,7 @@ TEST(ChildArgsTest, EveryHonouredOptionReachesItsChild) {
                      "--no-readdirplus",
                      "--writeback",
                      "--allow-direct-io",
-                     "--modcaps=+sys_admin",
+                     "--modcaps=+sys_admin:-MKNOD",
                      "--log-level=debug",
                      "--syslog",
                      "--rlimit-nofile=4096",
@@ -56,9 +56,9 @@ TEST(ChildArgsTest, EveryHonouredOptionReachesItsChild) {
               ElementsAre("--channel-fd=3", "--shared-dir=/srv", "--sandbox=chroot",
                           "--inode-file-handles=prefer", "--readonly", "--preserve-noatime",
                           "--security-label", "--xattrmap=:ok:all:::", "--modcaps=+sys_admin",
-                          "--rlimit-nofile=4096", "--xattr", "--posix-acl", "--allow-direct-io",
-                          "--writeback", "--killpriv-v2", "--seccomp=log", "--log-level=debug",
-                          "--syslog"));
+                          "--modcaps=-MKNOD", "--rlimit-nofile=4096", "--xattr", "--posix-acl",
+                          "--allow-direct-io", "--writeback", "--killpriv-v2", "--seccomp=log",
+                          "--log-level=debug", "--syslog"));
   EXPECT_THAT(FrontendArguments(o),
               ElementsAre("--channel-fd=3", "--fd=4", "--cache=metadata", "--thread-pool-size=8",
                           "--tag=myfs", "--no-readdirplus", "--allow-mmap", "--xattr",
@@ -71,6 +71,11 @@ TEST(ChildArgsTest, CacheNeverTurnsReaddirplusOff) {
   EXPECT_THAT(FrontendArguments(o), Contains("--no-readdirplus"));
   o = Parse({"--shared-dir=/srv", "--fd=3", "--cache=always"});
   EXPECT_THAT(FrontendArguments(o), Not(Contains("--no-readdirplus")));
+}
+
+TEST(ChildArgsTest, RlimitNofileZeroIsNotPassed) {
+  Options o = Parse({"--shared-dir=/srv", "--fd=3", "--rlimit-nofile=0"});
+  EXPECT_THAT(BrokerArguments(o), Not(Contains(::testing::HasSubstr("--rlimit-nofile"))));
 }
 
 TEST(ChildArgsTest, TheUserFdNumberNeverReachesTheFrontend) {

@@ -8,11 +8,12 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <sys/stat.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -69,11 +70,15 @@ absl::Status OpenEndpoint(const Options& options, Endpoint& endpoint) {
   return absl::OkStatus();
 }
 
-int Run(const Options& options) {
-  struct stat st;
-  if (stat(options.shared_dir.c_str(), &st) != 0) {
-    return Fail(absl::StrCat("shared directory ", options.shared_dir), ErrnoError(errno, "stat"));
+int Run(Options options) {
+  // The broker takes an absolute path: it may pivot_root or chroot into it.
+  char* shared_dir = realpath(options.shared_dir.c_str(), nullptr);
+  if (shared_dir == nullptr) {
+    return Fail(absl::StrCat("shared directory ", options.shared_dir),
+                ErrnoError(errno, "realpath"));
   }
+  options.shared_dir = shared_dir;
+  free(shared_dir);
   auto frontend_path = FindChildBinary(kFrontendBinary);
   if (!frontend_path.ok()) return Fail("frontend", frontend_path.status());
   auto broker_path = FindChildBinary(kBrokerBinary);
@@ -139,7 +144,7 @@ int Main(int argc, char** argv) {
   }
   InitLogging("virtiofsd", command->options.log_level, command->options.syslog);
   for (const std::string& notice : command->notices) VFSD_LOG(kWarn, "%s", notice);
-  return Run(command->options);
+  return Run(std::move(command->options));
 }
 
 }  // namespace

@@ -573,6 +573,11 @@ absl::Status Finish(ParseState& state) {
         "'--translate-uid'/'--translate-gid' are accepted but not honoured: uids and gids pass "
         "between guest and host unchanged");
   }
+  if (o.rlimit_nofile == 0u) {
+    notices.push_back(
+        "'--rlimit-nofile=0' (leave the limit unchanged) is accepted but not honoured: the "
+        "broker raises RLIMIT_NOFILE to its default, capped below fs.file-max");
+  }
   if (state.migration_option) {
     notices.push_back(
         "'--migration-*' options are accepted but not honoured: this virtiofsd does not support "

@@ -177,6 +177,7 @@ TEST(OptionsTest, OptionsNotHonouredSaySo) {
       {{"--translate-gid=map:0:1000:1"}, "'--translate-gid'"},
       {{"--migration-mode=find-paths"}, "'--migration-*'"},
       {{"--migration-confirm-paths"}, "'--migration-*'"},
+      {{"--rlimit-nofile=0"}, "'--rlimit-nofile=0'"},
   };
   for (const auto& [extra, notice] : cases) {
     ASSERT_OK_AND_ASSIGN(Command command, ParseCommandLine(Line(extra)));
