@@ -92,8 +92,11 @@ int Main(int argc, char** argv) {
   absl::StatusOr<uint64_t> nofile = RaiseNofileLimit(options.rlimit_nofile);
   if (!nofile.ok()) return Fail(nofile.status());
   // CVE-2022-0358: requests run with the caller's uid/gid and no other groups.
-  if (setgroups(0, nullptr) < 0 && geteuid() == 0) {
-    return Fail(absl::InternalError("setgroups(0) failed"));
+  // Inside a user namespace whose setgroups is denied the groups cannot change
+  // (nor be used to gain access the namespace's owner lacks): go on, say so.
+  if (setgroups(0, nullptr) < 0) {
+    if (errno != EPERM) return Fail(ErrnoError(errno, "setgroups(0)"));
+    VFSD_LOG(kWarn, "cannot drop supplementary groups (setgroups denied here)");
   }
   absl::StatusOr<SandboxFds> fds = EnterSandbox(options.sandbox, options.shared_dir);
   if (!fds.ok()) return Fail(fds.status());

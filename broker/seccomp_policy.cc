@@ -65,6 +65,7 @@ constexpr int kAllowed[] = {
     SCMP_SYS(renameat2),
     SCMP_SYS(restart_syscall),
     SCMP_SYS(rseq),
+    SCMP_SYS(rt_sigaction),  // glibc's first pthread_create sets its internal handlers.
     SCMP_SYS(rt_sigprocmask),
     SCMP_SYS(rt_sigreturn),       // Returning from the lock-interrupt signal.
     SCMP_SYS(sched_getaffinity),  // glibc sysconf(_SC_NPROCESSORS_ONLN).

@@ -70,7 +70,6 @@ const Forbidden kForbidden[] = {
     {"chmod", SYS_chmod, {0, 0}},
     {"init_module", SYS_init_module, {0, 0, 0}},
     {"reboot", SYS_reboot, {0, 0, 0, 0}},
-    {"rt_sigaction", SYS_rt_sigaction, {SIGTERM, 0, 0, 8}},
 };
 
 class ForbiddenSyscallTest : public ::testing::TestWithParam<Forbidden> {};

@@ -1,0 +1,221 @@
+// The real executable, as the launcher starts it: in each sandbox mode it serves
+// a share through an inherited channel, the hostile requests of the escape suite
+// still reach nothing outside, and /proc/<broker>/status shows only the expected
+// capabilities, seccomp mode 2 and NoNewPrivs 1. It exits 0 when the channel
+// closes, and 2 for bad options.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "broker/capabilities.h"
+#include "broker/testing/test_broker.h"
+#include "common/broker_client.h"
+#include "common/status_matchers.h"
+#include "gtest/gtest.h"
+
+namespace virtiofsd::testing {
+namespace {
+
+constexpr uint64_t kRoot = 1;
+
+std::string BrokerPath() {
+  return std::string(getenv("TEST_SRCDIR")) + "/virtiofsd/broker/virtiofsd-broker";
+}
+
+// Starts the broker with the child end of a SEQPACKET pair as fd 3.
+pid_t Spawn(const std::vector<std::string>& args, UniqueFd& client_end) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) abort();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(sv[1], 3);  // dup2 clears FD_CLOEXEC on 3.
+    std::vector<char*> argv;
+    std::string path = BrokerPath();
+    argv.push_back(path.data());
+    std::vector<std::string> copy = args;
+    for (std::string& arg : copy) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  close(sv[1]);
+  client_end.Reset(sv[0]);
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::map<std::string, std::string> Status(pid_t pid) {
+  std::map<std::string, std::string> fields;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    fields[line.substr(0, colon)] = value;
+  }
+  return fields;
+}
+
+// The process that serves: in namespace mode the child of the one we started.
+pid_t ServingPid(pid_t started, const std::string& sandbox) {
+  if (sandbox != "namespace") return started;
+  std::ifstream in("/proc/" + std::to_string(started) + "/task/" + std::to_string(started) +
+                   "/children");
+  pid_t child = -1;
+  in >> child;
+  return child;
+}
+
+class BrokerExecTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  BrokerExecTest() {
+    mkdir(tmp_.Path("outside").c_str(), 0755);
+    close(open(tmp_.Path("outside/secret").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    mkdir(tmp_.Path("share").c_str(), 0755);
+    UniqueFd f(open(tmp_.Path("share/f").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    write(f.get(), "data", 4);
+    symlink(tmp_.Path("outside/secret").c_str(), tmp_.Path("share/abs").c_str());
+    symlink("../outside", tmp_.Path("share/rel").c_str());
+  }
+
+  Result Call(BrokerClient& client, proto::Request request) {
+    request.mutable_caller()->set_umask(022);
+    Result result;
+    absl::StatusOr<BrokerResponse> response = client.Call(std::move(request));
+    if (!response.ok()) {
+      ADD_FAILURE() << response.status();
+      return result;
+    }
+    result.error = response->reply.error();
+    result.reply = std::move(response->reply);
+    result.fd = std::move(response->fd);
+    return result;
+  }
+
+  TempDir tmp_;
+};
+
+TEST_P(BrokerExecTest, ServesConfinedAndExitsWhenTheChannelCloses) {
+  const std::string sandbox = GetParam();
+  UniqueFd channel;
+  const pid_t pid =
+      Spawn({"--channel-fd=3", "--shared-dir=" + tmp_.Path("share"), "--sandbox=" + sandbox,
+             "--seccomp=kill", "--threads=2", "--log-level=warn"},
+            channel);
+  {
+    BrokerClient client(FrameSocket(std::move(channel)));
+    proto::Request handshake;
+    handshake.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
+    ASSERT_EQ(Call(client, handshake).error, 0);
+
+    proto::Request lookup;
+    lookup.mutable_lookup()->set_parent(kRoot);
+    lookup.mutable_lookup()->set_name("f");
+    Result f = Call(client, lookup);
+    ASSERT_EQ(f.error, 0);
+    proto::Request open_req;
+    open_req.mutable_open()->set_node(f.reply.entry().node());
+    Result opened = Call(client, open_req);
+    ASSERT_EQ(opened.error, 0);
+    char buf[8] = {};
+    EXPECT_EQ(pread(opened.fd.get(), buf, sizeof(buf), 0), 4);
+    EXPECT_STREQ(buf, "data");
+
+    // Escapes: symlinks out, '..', names with '/'.
+    for (const char* link : {"abs", "rel"}) {
+      lookup.mutable_lookup()->set_name(link);
+      Result l = Call(client, lookup);
+      ASSERT_EQ(l.error, 0);
+      open_req.mutable_open()->set_node(l.reply.entry().node());
+      EXPECT_EQ(Call(client, open_req).error, EACCES);
+      proto::Request beneath;
+      beneath.mutable_lookup()->set_parent(l.reply.entry().node());
+      beneath.mutable_lookup()->set_name("secret");
+      EXPECT_EQ(Call(client, beneath).error, ENOTDIR);
+    }
+    for (const std::string& name :
+         std::vector<std::string>{"..", "../outside", tmp_.Path("outside/secret")}) {
+      lookup.mutable_lookup()->set_name(name);
+      EXPECT_EQ(Call(client, lookup).error, EINVAL);
+    }
+    proto::Request create;
+    create.mutable_create()->set_parent(kRoot);
+    create.mutable_create()->set_name("new");
+    create.mutable_create()->set_flags(O_RDWR);
+    create.mutable_create()->set_mode(0644);
+    ASSERT_EQ(Call(client, create).error, 0);
+    struct stat st;
+    EXPECT_EQ(stat(tmp_.Path("share/new").c_str(), &st), 0);
+
+    // Confinement as the kernel reports it.
+    ASSERT_OK_AND_ASSIGN(uint64_t expected_caps, BrokerCapabilities({}));
+    std::map<std::string, std::string> status = Status(ServingPid(pid, sandbox));
+    ASSERT_FALSE(status.empty());
+    for (const char* set : {"CapEff", "CapPrm"}) {
+      uint64_t caps = 0;
+      ASSERT_TRUE(absl::SimpleHexAtoi(status[set], &caps)) << status[set];
+      EXPECT_EQ(caps, expected_caps) << set;
+    }
+    for (const char* set : {"CapInh", "CapBnd", "CapAmb"}) {
+      uint64_t caps = 1;
+      ASSERT_TRUE(absl::SimpleHexAtoi(status[set], &caps)) << status[set];
+      EXPECT_EQ(caps, 0u) << set;
+    }
+    EXPECT_EQ(status["Seccomp"], "2");
+    EXPECT_EQ(status["NoNewPrivs"], "1");
+    if (sandbox == "namespace") {
+      EXPECT_EQ(status["NSpid"].substr(status["NSpid"].find_last_of(" \t") + 1), "1");
+      // The waiting parent holds no capabilities either.
+      EXPECT_EQ(Status(pid)["CapEff"], "0000000000000000");
+    }
+  }  // The client closes the channel.
+  EXPECT_EQ(WaitExit(pid), 0);
+  EXPECT_EQ(access(tmp_.Path("outside/new").c_str(), F_OK), -1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sandbox, BrokerExecTest, ::testing::Values("namespace", "chroot", "none"));
+
+TEST(BrokerExecOptionsTest, BadOptionsExitTwo) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--shared-dir=/tmp"},
+           {"--channel-fd=3", "--shared-dir=/tmp", "--sandbox=jail"},
+           {"--channel-fd=3", "--shared-dir=/tmp", "--xattr", "--xattrmap=:bogus:"},
+           {"--channel-fd=3", "--shared-dir=/tmp", "--modcaps=+nonsense"},
+           {"--channel-fd=0", "--shared-dir=/tmp"},  // Not a socket.
+       }) {
+    UniqueFd channel;
+    EXPECT_EQ(WaitExit(Spawn(args, channel)), 2) << ::testing::PrintToString(args);
+  }
+}
+
+TEST(BrokerExecOptionsTest, AMalformedFrameEndsTheBroker) {
+  TempDir tmp;
+  UniqueFd channel;
+  const pid_t pid =
+      Spawn({"--channel-fd=3", "--shared-dir=" + tmp.path(), "--sandbox=none", "--log-level=off"},
+            channel);
+  FrameSocket socket(std::move(channel));
+  ASSERT_TRUE(socket.Send("\xff\xff\xff garbage").ok());
+  EXPECT_EQ(WaitExit(pid), 1);
+}
+
+}  // namespace
+}  // namespace virtiofsd::testing
