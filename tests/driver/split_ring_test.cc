@@ -1,74 +1,18 @@
-// SplitRing against a tiny device side written here from the virtio spec, with
-// no daemon: the layout, chains (direct, indirect, raw), kick and interrupt
-// suppression, and a device that breaks the ring.
+// SplitRing against TestDevice (the device side, written separately from the
+// virtio spec), with no daemon: the layout, chains (direct, indirect, raw), kick
+// and interrupt suppression, and a device that breaks the ring.
 
 #include "tests/driver/split_ring.h"
-
-#include <cstring>
 
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/driver/test_device.h"
 
 namespace virtiofsd::driver {
 namespace {
 
 using ::virtiofsd::testing::StatusIs;
-
-// The device's view: reads desc/avail, writes used, straight from guest memory.
-class TestDevice {
- public:
-  TestDevice(GuestMemory* memory, const SplitRing& ring)
-      : size_(ring.size()),
-        desc_(reinterpret_cast<vring_desc*>(
-            memory->Translate(ring.desc_addr(), sizeof(vring_desc) * size_))),
-        avail_(reinterpret_cast<vring_avail*>(memory->Translate(ring.avail_addr(), 6 + 2 * size_))),
-        used_(reinterpret_cast<vring_used*>(
-            memory->Translate(ring.used_addr(), 6 + sizeof(vring_used_elem) * size_))),
-        memory_(memory) {}
-
-  struct Chain {
-    uint16_t head;
-    std::vector<vring_desc> descriptors;  // after following an indirect table
-  };
-
-  std::optional<Chain> Pop() {
-    if (avail_->idx == next_avail_) return std::nullopt;
-    Chain chain;
-    chain.head = avail_->ring[next_avail_++ % size_];
-    const vring_desc* table = desc_;
-    uint16_t index = chain.head;
-    if (desc_[index].flags & VRING_DESC_F_INDIRECT) {
-      table = reinterpret_cast<const vring_desc*>(
-          memory_->Translate(desc_[index].addr, desc_[index].len));
-      index = 0;
-    }
-    for (int guard = 0; guard < size_; ++guard) {
-      chain.descriptors.push_back(table[index]);
-      if (!(table[index].flags & VRING_DESC_F_NEXT)) break;
-      index = table[index].next;
-    }
-    return chain;
-  }
-
-  void Push(uint32_t id, uint32_t len) {
-    used_->ring[used_->idx % size_] = {id, len};
-    __atomic_store_n(&used_->idx, used_->idx + 1, __ATOMIC_RELEASE);
-  }
-
-  uint16_t& avail_event() { return *reinterpret_cast<uint16_t*>(&used_->ring[size_]); }
-  uint16_t used_event() const { return avail_->ring[size_]; }
-  uint16_t& used_flags() { return used_->flags; }
-  const vring_desc& desc(uint16_t i) const { return desc_[i]; }
-
- private:
-  uint16_t size_;
-  vring_desc* desc_;
-  vring_avail* avail_;
-  vring_used* used_;
-  GuestMemory* memory_;
-  uint16_t next_avail_ = 0;
-};
 
 class SplitRingTest : public ::testing::Test {
  protected:
