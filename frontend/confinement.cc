@@ -2,12 +2,15 @@
 
 #include <cap-ng.h>
 #include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "absl/base/internal/sysinfo.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status.h"
@@ -40,21 +43,38 @@ absl::Status EnterEmptyRoot() {
   return absl::OkStatus();
 }
 
+// Clears the bounding set, drops supplementary groups and switches every uid and
+// gid; with the uid no longer 0 (and no keep-caps) every capability set empties.
+absl::Status BecomeUnprivileged(uid_t uid, gid_t gid) {
+  capng_clear(CAPNG_SELECT_BOTH);
+  if (capng_apply(CAPNG_SELECT_BOUNDS) != 0)
+    return absl::InternalError("clearing the bounding set");
+  if (setgroups(0, nullptr) != 0) {
+    // A user namespace with setgroups denied (containers, Bazel's sandbox) keeps
+    // the groups it was given; nothing can add one either.
+    if (errno != EPERM) return ErrnoError(errno, "setgroups");
+    VFSD_LOG(kWarn, "cannot drop supplementary groups (setgroups denied here)");
+  }
+  if (setresgid(gid, gid, gid) != 0) return ErrnoError(errno, absl::StrCat("setresgid ", gid));
+  if (setresuid(uid, uid, uid) != 0) return ErrnoError(errno, absl::StrCat("setresuid ", uid));
+  // Checked with capget(2): /proc, where libcap-ng looks, is gone in the empty root.
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return ErrnoError(errno, "capget");
+  for (const __user_cap_data_struct& set : data) {
+    if (set.effective != 0 || set.permitted != 0 || set.inheritable != 0) {
+      return absl::InternalError("capabilities survived the switch to an unprivileged uid");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ConfineFrontend(const FrontendOptions& options) {
   if (geteuid() == 0) {
     VFSD_RETURN_IF_ERROR(EnterEmptyRoot());
-    // setgroups(0), setresgid, setresuid, and the bounding set cleared; with the
-    // uid no longer 0 every capability set empties.
-    capng_clear(CAPNG_SELECT_BOTH);
-    if (int rc = capng_change_id(
-            static_cast<int>(options.sandbox_uid), static_cast<int>(options.sandbox_gid),
-            static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
-        rc != 0) {
-      return absl::InternalError(absl::StrCat("capng_change_id to ", options.sandbox_uid, ":",
-                                              options.sandbox_gid, " failed (", rc, ")"));
-    }
+    VFSD_RETURN_IF_ERROR(BecomeUnprivileged(options.sandbox_uid, options.sandbox_gid));
   } else {
     VFSD_LOG(kWarn, "not started as root: the frontend keeps its namespaces and ids");
     capng_clear(CAPNG_SELECT_BOTH);
@@ -63,6 +83,10 @@ absl::Status ConfineFrontend(const FrontendOptions& options) {
     }
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return ErrnoError(errno, "no_new_privs");
+  // abseil reads the CPU count and clock rate from /sys the first time a Mutex is
+  // contended (glibc's get_nprocs() opens a file): do it now, while open is allowed.
+  (void)absl::base_internal::NumCPUs();
+  (void)absl::base_internal::NominalCPUFrequency();
   return InstallFrontendSeccomp(options.seccomp);
 }
 
