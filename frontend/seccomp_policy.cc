@@ -95,6 +95,15 @@ absl::Status InstallFrontendSeccomp(SeccompAction action) {
       rc != 0) {
     return ErrnoError(-rc, "seccomp_rule_add(newfstatat)");
   }
+  // Opening anything fails with EACCES instead of killing: glibc opens files lazily
+  // (malloc reads /proc/sys/vm/overcommit_memory when it first trims a thread's
+  // heap, get_nprocs() reads /sys) and copes with the failure. The root is empty
+  // anyway, so nothing could be opened.
+  for (int syscall : {SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(openat2)}) {
+    if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EACCES), syscall, 0); rc != 0) {
+      return ErrnoError(-rc, "seccomp_rule_add(open*)");
+    }
+  }
   if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1); rc != 0) {
     return ErrnoError(-rc, "seccomp TSYNC");
   }
