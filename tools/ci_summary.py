@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Counts gtest cases from one or more `bazel test` runs and prints `N passed, N failed`.
 
-Usage: ci_summary.py TARGETS_FILE BEP_JSON [BEP_JSON ...]
+Usage: ci_summary.py TARGETS_FILE BEP_JSON [TARGETS_FILE BEP_JSON ...]
 
-TARGETS_FILE lists every test target (from `bazel query 'tests(//...)'`). Each
-BEP_JSON is a --build_event_json_file of one run (e.g. plain and --config=asan).
+One pair per `bazel test` run (e.g. plain and --config=asan): TARGETS_FILE lists
+the test targets the run was asked for (from `bazel query`), BEP_JSON is its
+--build_event_json_file.
 A case counts as passed when it passed in every run, failed when it failed in any.
 A test target with no result in a run (it failed to build, or the run stopped)
 counts as one failed case, as does a target whose test.xml is missing.
@@ -47,11 +48,9 @@ def cases_of_xml(path):
 
 
 def main():
-    if len(sys.argv) < 3:
+    if len(sys.argv) < 3 or len(sys.argv) % 2 != 1:
         print(__doc__, file=sys.stderr)
         return 2
-    with open(sys.argv[1]) as f:
-        targets = [t.strip() for t in f if t.strip()]
     outcome = {}  # (target, case) -> "passed" | "failed" | "skipped"
 
     def record(key, result):
@@ -61,7 +60,9 @@ def main():
             return
         outcome[key] = result
 
-    for bep_path in sys.argv[2:]:
+    for targets_path, bep_path in zip(sys.argv[1::2], sys.argv[2::2]):
+        with open(targets_path) as f:
+            targets = [t.strip() for t in f if t.strip()]
         results = results_of_run(bep_path)
         for target in targets:
             xml_paths = results.get(target, [])
