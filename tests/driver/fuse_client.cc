@@ -73,7 +73,7 @@ void FuseClient::SetCaller(uint32_t uid, uint32_t gid, uint32_t pid) {
 }
 
 absl::StatusOr<uint64_t> FuseClient::Start(uint32_t opcode, uint64_t nodeid,
-                                           const std::vector<std::string>& in_args,
+                                           std::vector<std::string> in_args,
                                            std::optional<uint32_t> reply_size,
                                            const FuseCallOptions& options) {
   const uint64_t unique = next_unique_;
@@ -88,8 +88,8 @@ absl::StatusOr<uint64_t> FuseClient::Start(uint32_t opcode, uint64_t nodeid,
   header.pid = pid_;
   DeviceRequest request;
   request.readable.push_back(AsBytes(header));
-  for (const std::string& arg : in_args) {
-    if (!arg.empty()) request.readable.push_back(arg);
+  for (std::string& arg : in_args) {
+    if (!arg.empty()) request.readable.push_back(std::move(arg));
   }
   if (reply_size.has_value()) {
     request.writable.push_back(sizeof(fuse_out_header));
@@ -103,7 +103,7 @@ absl::StatusOr<uint64_t> FuseClient::Start(uint32_t opcode, uint64_t nodeid,
 }
 
 absl::StatusOr<FuseReply> FuseClient::Check(uint64_t unique, const Pending& pending,
-                                            const DeviceCompletion& completion) {
+                                            DeviceCompletion completion) {
   const std::string op = OpName(pending.opcode);
   FuseReply reply;
   if (!pending.has_reply) {
@@ -119,7 +119,8 @@ absl::StatusOr<FuseReply> FuseClient::Check(uint64_t unique, const Pending& pend
                                                completion.used_len, completion.written.size()));
   }
   memcpy(&reply.header, completion.written.data(), sizeof(reply.header));
-  reply.body = completion.written.substr(sizeof(fuse_out_header));
+  reply.body = std::move(completion.written);
+  reply.body.erase(0, sizeof(fuse_out_header));
   if (reply.header.unique != unique) {
     return absl::DataLossError(
         absl::StrFormat("%s %d answered with unique %d", op, unique, reply.header.unique));
@@ -147,7 +148,7 @@ absl::StatusOr<FuseReply> FuseClient::Await(uint64_t unique) {
   VFSD_ASSIGN_OR_RETURN(DeviceCompletion completion, driver_->Wait(pending.ticket));
   pending_.erase(unique);
   unique_of_ticket_.erase(pending.ticket);
-  return Check(unique, pending, completion);
+  return Check(unique, pending, std::move(completion));
 }
 
 absl::StatusOr<std::pair<uint64_t, FuseReply>> FuseClient::AwaitAny() {
@@ -160,21 +161,21 @@ absl::StatusOr<std::pair<uint64_t, FuseReply>> FuseClient::AwaitAny() {
   unique_of_ticket_.erase(it);
   const Pending pending = pending_[unique];
   pending_.erase(unique);
-  VFSD_ASSIGN_OR_RETURN(FuseReply reply, Check(unique, pending, done.second));
+  VFSD_ASSIGN_OR_RETURN(FuseReply reply, Check(unique, pending, std::move(done.second)));
   return std::make_pair(unique, std::move(reply));
 }
 
 absl::StatusOr<FuseReply> FuseClient::Call(uint32_t opcode, uint64_t nodeid,
-                                           const std::vector<std::string>& in_args,
+                                           std::vector<std::string> in_args,
                                            std::optional<uint32_t> reply_size) {
-  VFSD_ASSIGN_OR_RETURN(uint64_t unique, Start(opcode, nodeid, in_args, reply_size));
+  VFSD_ASSIGN_OR_RETURN(uint64_t unique, Start(opcode, nodeid, std::move(in_args), reply_size));
   return Await(unique);
 }
 
 absl::StatusOr<std::string> FuseClient::CallOk(uint32_t opcode, uint64_t nodeid,
-                                               const std::vector<std::string>& in_args,
-                                               uint32_t body_size, bool exact) {
-  VFSD_ASSIGN_OR_RETURN(FuseReply reply, Call(opcode, nodeid, in_args, body_size));
+                                               std::vector<std::string> in_args, uint32_t body_size,
+                                               bool exact) {
+  VFSD_ASSIGN_OR_RETURN(FuseReply reply, Call(opcode, nodeid, std::move(in_args), body_size));
   if (reply.error() != 0) return ErrnoError(reply.error(), OpName(opcode));
   if (exact ? reply.body.size() != body_size : reply.body.size() > body_size) {
     return absl::DataLossError(absl::StrFormat("%s: %d-byte body, %s%d expected", OpName(opcode),
@@ -186,14 +187,14 @@ absl::StatusOr<std::string> FuseClient::CallOk(uint32_t opcode, uint64_t nodeid,
 
 template <typename T>
 absl::StatusOr<T> FuseClient::CallStruct(uint32_t opcode, uint64_t nodeid,
-                                         const std::vector<std::string>& in_args) {
-  VFSD_ASSIGN_OR_RETURN(std::string body, CallOk(opcode, nodeid, in_args, sizeof(T)));
+                                         std::vector<std::string> in_args) {
+  VFSD_ASSIGN_OR_RETURN(std::string body, CallOk(opcode, nodeid, std::move(in_args), sizeof(T)));
   return FromBytes<T>(body);
 }
 
 absl::Status FuseClient::CallEmpty(uint32_t opcode, uint64_t nodeid,
-                                   const std::vector<std::string>& in_args) {
-  return CallOk(opcode, nodeid, in_args, 0).status();
+                                   std::vector<std::string> in_args) {
+  return CallOk(opcode, nodeid, std::move(in_args), 0).status();
 }
 
 absl::StatusOr<fuse_init_out> FuseClient::Init(uint32_t flags, uint32_t flags2,

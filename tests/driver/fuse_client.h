@@ -92,14 +92,12 @@ class FuseClient {
   // Posts `opcode` with `in_args` and room for `reply_size` body bytes; nullopt
   // means the request has no reply (the device just returns the chain). Returns
   // the request's unique.
-  absl::StatusOr<uint64_t> Start(uint32_t opcode, uint64_t nodeid,
-                                 const std::vector<std::string>& in_args,
+  absl::StatusOr<uint64_t> Start(uint32_t opcode, uint64_t nodeid, std::vector<std::string> in_args,
                                  std::optional<uint32_t> reply_size,
                                  const FuseCallOptions& options);
-  absl::StatusOr<uint64_t> Start(uint32_t opcode, uint64_t nodeid,
-                                 const std::vector<std::string>& in_args,
+  absl::StatusOr<uint64_t> Start(uint32_t opcode, uint64_t nodeid, std::vector<std::string> in_args,
                                  std::optional<uint32_t> reply_size) {
-    return Start(opcode, nodeid, in_args, reply_size, options_);
+    return Start(opcode, nodeid, std::move(in_args), reply_size, options_);
   }
   // Waits for the reply of `unique` (checked as above; errors are not turned into
   // a status here: see FuseReply::error()). A no-reply request yields a zero reply.
@@ -107,8 +105,7 @@ class FuseClient {
   // Waits for whichever request completes first: {unique, reply}.
   absl::StatusOr<std::pair<uint64_t, FuseReply>> AwaitAny();
   // Start() + Await().
-  absl::StatusOr<FuseReply> Call(uint32_t opcode, uint64_t nodeid,
-                                 const std::vector<std::string>& in_args,
+  absl::StatusOr<FuseReply> Call(uint32_t opcode, uint64_t nodeid, std::vector<std::string> in_args,
                                  std::optional<uint32_t> reply_size);
 
   // --- Typed requests ------------------------------------------------------
@@ -184,16 +181,15 @@ class FuseClient {
     uint64_t ticket;
   };
   absl::StatusOr<FuseReply> Check(uint64_t unique, const Pending& pending,
-                                  const DeviceCompletion& completion);
+                                  DeviceCompletion completion);
   // Call() that turns a FUSE error into ErrnoError and checks the body size
   // (exactly `body_size` unless `at_most`).
   absl::StatusOr<std::string> CallOk(uint32_t opcode, uint64_t nodeid,
-                                     const std::vector<std::string>& in_args, uint32_t body_size,
+                                     std::vector<std::string> in_args, uint32_t body_size,
                                      bool exact = true);
   template <typename T>
-  absl::StatusOr<T> CallStruct(uint32_t opcode, uint64_t nodeid,
-                               const std::vector<std::string>& in_args);
-  absl::Status CallEmpty(uint32_t opcode, uint64_t nodeid, const std::vector<std::string>& in_args);
+  absl::StatusOr<T> CallStruct(uint32_t opcode, uint64_t nodeid, std::vector<std::string> in_args);
+  absl::Status CallEmpty(uint32_t opcode, uint64_t nodeid, std::vector<std::string> in_args);
   absl::StatusOr<std::vector<DirEntry>> ReaddirCommon(uint32_t opcode, uint64_t nodeid, uint64_t fh,
                                                       uint64_t offset, uint32_t size);
 

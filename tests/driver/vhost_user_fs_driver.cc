@@ -293,8 +293,9 @@ absl::Status VhostUserFsDriver::Harvest() {
       for (const Segment& segment : ticket->second.writable) {
         if (left == 0) break;
         const uint64_t take = std::min<uint64_t>(left, segment.len);
-        VFSD_ASSIGN_OR_RETURN(std::string bytes, memory_->Read(segment.addr, take));
-        completion.written += bytes;
+        if (completion.written.empty()) completion.written.reserve(left);
+        completion.written.append(
+            reinterpret_cast<const char*>(memory_->Translate(segment.addr, take)), take);
         left -= take;
       }
       if (ticket->second.block != 0) {
