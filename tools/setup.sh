@@ -15,9 +15,9 @@ packages=(
   qemu-system-x86 busybox-static
   # Test tooling: tools/ci_summary.py.
   python3
-  # Launcher tests: JSON parsing (header-only); the packaging checks compile the
-  # AppArmor profiles and the SELinux policy modules.
-  nlohmann-json3-dev apparmor checkpolicy semodule-utils
+  # Launcher tests: JSON parsing (header-only); tools/packaging's test compiles the
+  # AppArmor profiles and the SELinux policy modules (refpolicy's devel Makefile).
+  nlohmann-json3-dev apparmor checkpolicy semodule-utils selinux-policy-dev
 )
 
 missing=()
