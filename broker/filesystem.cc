@@ -56,8 +56,6 @@ dev_t DecodeDev(uint32_t rdev) {
   return makedev((rdev & 0xfff00) >> 8, (rdev & 0xff) | ((rdev >> 12) & 0xfff00));
 }
 
-int Errno(long result) { return result < 0 ? errno : 0; }
-
 // A FUSE lock range (end inclusive, OFFSET_MAX = to the end) as struct flock.
 int ToFlock(const proto::FileLock& lock, struct flock& fl) {
   if (lock.type() != F_RDLCK && lock.type() != F_WRLCK && lock.type() != F_UNLCK) return EINVAL;

@@ -87,6 +87,17 @@ constexpr int kAllowed[] = {
     SCMP_SYS(writev),
 };
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// Only in sanitizer builds (tests): what their runtimes call behind our back
+// (pipe2 to probe memory, per-thread alternate signal stacks, stack limits).
+constexpr int kSanitizerRuntime[] = {
+    SCMP_SYS(getrlimit),
+    SCMP_SYS(pipe2),
+    SCMP_SYS(prlimit64),
+    SCMP_SYS(sigaltstack),
+};
+#endif
+
 // fcntl commands the broker uses.
 constexpr int kFcntlCommands[] = {F_DUPFD_CLOEXEC, F_GETFD,     F_GETFL,     F_SETFD,
                                   F_SETFL,         F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW};
@@ -121,6 +132,11 @@ absl::Status InstallSeccompPolicy(SeccompAction action) {
   for (int nr : kAllowed) {
     VFSD_RETURN_IF_ERROR(Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add"));
   }
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  for (int nr : kSanitizerRuntime) {
+    VFSD_RETURN_IF_ERROR(Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add"));
+  }
+#endif
   // Threads only: no new processes.
   VFSD_RETURN_IF_ERROR(
       Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
@@ -134,18 +150,20 @@ absl::Status InstallSeccompPolicy(SeccompAction action) {
       seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1, SCMP_A0(SCMP_CMP_EQ, CLONE_FS)),
       "unshare rule"));
   for (int command : kFcntlCommands) {
-    VFSD_RETURN_IF_ERROR(Check(
-        seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1, SCMP_A1(SCMP_CMP_EQ, command)),
-        "fcntl rule"));
+    VFSD_RETURN_IF_ERROR(
+        Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+                               SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(command))),
+              "fcntl rule"));
   }
   // isatty() from stdio.
   VFSD_RETURN_IF_ERROR(
       Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)),
             "ioctl rule"));
   // Signals only to our own threads (interrupting lock waiters).
-  VFSD_RETURN_IF_ERROR(Check(
-      seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, getpid())),
-      "tgkill rule"));
+  VFSD_RETURN_IF_ERROR(
+      Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                             SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(getpid()))),
+            "tgkill rule"));
   // Load into every thread of the process.
   VFSD_RETURN_IF_ERROR(Check(seccomp_attr_set(f, SCMP_FLTATR_CTL_TSYNC, 1), "tsync"));
   return Check(seccomp_load(f), "seccomp_load");

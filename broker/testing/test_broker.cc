@@ -66,6 +66,8 @@ TestBroker::TestBroker(const std::string& shared_dir, FsConfig config, int threa
       if (!InstallSeccompPolicy(SeccompAction::kKill).ok()) _exit(3);
       _exit(server.Run().ok() ? 0 : 1);
     }
+    // Our copy of the broker's end must go, or a dead broker would not be noticed.
+    { FrameSocket unused = std::move(pair->second); }
   } else {
     fs_ = MakeFileSystem(shared_dir, std::move(config));
     server_socket_ = std::make_unique<FrameSocket>(std::move(pair->second));

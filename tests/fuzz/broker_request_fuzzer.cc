@@ -1,0 +1,143 @@
+// Fuzzes the broker's request handling as a hostile frontend drives it: the input
+// is a sequence of frames (each: one length byte, then that many bytes), sent
+// after a handshake through a real socket pair to a real Server and FileSystem
+// serving a fresh temp dir. Aborts if a reply breaks the protocol, if a returned
+// fd is anything but a regular file, if anything outside the share changed, or
+// if an fd outlives the run.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "broker/filesystem.h"
+#include "broker/server.h"
+#include "common/broker_wire.h"
+#include "common/frame_socket.h"
+#include "common/logging.h"
+#include "common/unique_fd.h"
+
+namespace virtiofsd {
+namespace {
+
+constexpr int kMaxFrames = 24;
+
+int LowestFreeFd() {
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  close(fd);
+  return fd;
+}
+
+void RemoveTree(const std::string& path) {
+  nftw(
+      path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return remove(p); },
+      16, FTW_DEPTH | FTW_PHYS);
+}
+
+void WriteFile(const std::string& path, std::string_view data) {
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid() || write(fd.get(), data.data(), data.size()) < 0) abort();
+}
+
+std::string Outside(const std::string& base) {
+  std::string names;
+  DIR* dir = opendir(base.c_str());
+  while (dirent* e = readdir(dir)) names += std::string(e->d_name) + "/";
+  closedir(dir);
+  struct stat st;
+  stat((base + "/outside").c_str(), &st);
+  return names + std::to_string(st.st_size) + ":" + std::to_string(st.st_mode) + ":" +
+         std::to_string(st.st_nlink);
+}
+
+void CheckReply(Frame& frame) {
+  absl::StatusOr<BrokerResponse> response = DecodeReply(frame);
+  if (!response.ok()) abort();
+  if (!response->fd.valid()) return;
+  struct stat st;
+  if (fstat(response->fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) abort();
+  if (fcntl(response->fd.get(), F_GETFL) & O_PATH) abort();
+}
+
+void RunOne(std::string_view input) {
+  const char* tmp = getenv("TEST_TMPDIR");
+  std::string base = std::string(tmp != nullptr ? tmp : "/tmp") + "/broker_fuzz.XXXXXX";
+  if (mkdtemp(base.data()) == nullptr) abort();
+  const std::string share = base + "/share";
+  mkdir(share.c_str(), 0755);
+  mkdir((share + "/d").c_str(), 0755);
+  WriteFile(share + "/f", "file data");
+  WriteFile(base + "/outside", "outside");
+  symlink((base + "/outside").c_str(), (share + "/l").c_str());
+  mkfifo((share + "/p").c_str(), 0644);
+  const std::string outside_before = Outside(base);
+  const int free_before = LowestFreeFd();
+  {
+    UniqueFd dir(open(share.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd proc(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    FsConfig config;
+    config.xattr = true;
+    config.fd_budget = 64;
+    auto fs = FileSystem::Create(std::move(dir), std::move(proc), config);
+    if (!fs.ok()) abort();
+    auto pair = FrameSocket::CreatePair();
+    if (!pair.ok()) abort();
+    FrameSocket client = std::move(pair->first);
+    FrameSocket server_end = std::move(pair->second);
+    // A reply that never comes (a SETLKW nobody unlocks) ends the run, not the fuzzer.
+    timeval timeout = {0, 200 * 1000};
+    setsockopt(client.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    {
+      Server server(server_end, **fs, 2);
+      std::thread serving([&] { server.Run().IgnoreError(); });
+      proto::Request handshake;
+      handshake.set_id(1);
+      handshake.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
+      Frame frame;
+      if (!SendRequest(client, handshake).ok() || !client.Receive(frame).ok()) abort();
+      CheckReply(frame);
+      for (int i = 0; i < kMaxFrames && !input.empty(); ++i) {
+        const size_t size = std::min<size_t>(static_cast<uint8_t>(input[0]), input.size() - 1);
+        const std::string bytes(input.substr(1, size));
+        input.remove_prefix(1 + size);
+        if (bytes.empty()) continue;
+        proto::Request request;
+        const bool expect_reply = request.ParseFromString(bytes) &&
+                                  request.op_case() != proto::Request::OP_NOT_SET &&
+                                  !IsOneWay(request.op_case()) && request.id() != 0;
+        if (!client.Send(bytes).ok()) break;
+        if (!expect_reply) continue;
+        if (!client.Receive(frame).ok()) break;
+        CheckReply(frame);
+      }
+      client.Shutdown();
+      serving.join();
+    }
+  }
+  if (LowestFreeFd() != free_before) abort();
+  if (Outside(base) != outside_before) abort();
+  RemoveTree(base);
+}
+
+}  // namespace
+}  // namespace virtiofsd
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool quiet = [] {
+    virtiofsd::InitLogging("broker_request_fuzzer", virtiofsd::LogLevel::kOff, false);
+    return true;
+  }();
+  (void)quiet;
+  virtiofsd::RunOne(std::string_view(reinterpret_cast<const char*>(data), size));
+  return 0;
+}
