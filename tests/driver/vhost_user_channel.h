@@ -59,7 +59,6 @@ class VhostUserChannel {
 
   // The socket (borrowed), e.g. to poll it for a hang-up.
   int fd() const { return socket_.get(); }
-  absl::Duration timeout() const { return timeout_; }
 
  private:
   absl::Status ReceiveExactly(char* data, size_t size, std::vector<UniqueFd>* fds);

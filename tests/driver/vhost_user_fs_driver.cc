@@ -184,6 +184,9 @@ absl::Status VhostUserFsDriver::SendMemoryTable() {
     }
     return absl::OkStatus();
   }
+  if (regions.size() > kVhostUserMaxMemTableRegions) {
+    return absl::InvalidArgumentError("too many regions for SET_MEM_TABLE");
+  }
   VhostUserMemoryTableHeader header{static_cast<uint32_t>(regions.size()), 0};
   std::string payload(AsBytes(header));
   payload.append(reinterpret_cast<const char*>(regions.data()),

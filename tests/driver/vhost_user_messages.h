@@ -83,7 +83,7 @@ struct VhostUserMemoryRegion {
 static_assert(sizeof(VhostUserMemoryRegion) == sizeof(vhost_memory_region));
 
 // SET_MEM_TABLE payload (regions follow, one fd each).
-constexpr int kVhostUserMaxMemTableRegions = 8;
+constexpr uint32_t kVhostUserMaxMemTableRegions = 8;
 struct VhostUserMemoryTableHeader {
   uint32_t nregions;
   uint32_t padding;
