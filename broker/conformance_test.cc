@@ -6,7 +6,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -884,6 +886,66 @@ TEST_P(ConformanceTest, ReadonlyRefusesEveryChangeWithErofs) {
   ASSERT_EQ(ro.error, 0);
   EXPECT_EQ(write(ro.fd.get(), "x", 1), -1);
   EXPECT_EQ(access(S("x").c_str(), F_OK), -1);
+}
+
+// --- Options ---------------------------------------------------------------------------
+
+TEST_P(ConformanceTest, NoatimeOnlyWithPreserveNoatime) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); });
+  Result plain = b().Open(NodeOf("f"), O_RDONLY | O_NOATIME);
+  ASSERT_EQ(plain.error, 0);
+  EXPECT_FALSE(fcntl(plain.fd.get(), F_GETFL) & O_NOATIME);
+  broker_.reset();
+  FsConfig config;
+  config.preserve_noatime = true;
+  broker_ = std::make_unique<TestBroker>(share(), config, 2, GetParam());
+  Result kept = b().Open(NodeOf("f"), O_RDONLY | O_NOATIME);
+  ASSERT_EQ(kept.error, 0);
+  EXPECT_TRUE(fcntl(kept.fd.get(), F_GETFL) & O_NOATIME);
+}
+
+TEST_P(ConformanceTest, KillSuidgidOnTruncateWithKillprivV2) {
+  FsConfig config;
+  config.killpriv_v2 = true;
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "xyz", 04755); }, config);
+  proto::Request req;
+  req.mutable_setattr()->set_node(NodeOf("f"));
+  req.mutable_setattr()->set_valid(FATTR_SIZE);
+  req.mutable_setattr()->set_size(1);
+  ASSERT_EQ(b().Call(req).error, 0);
+  struct stat st;
+  stat(S("f").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 04755u);  // Root (CAP_FSETID) keeps it, as on the host.
+  ASSERT_EQ(truncate(M("f").c_str(), 1), 0);
+  struct stat host;
+  stat(M("f").c_str(), &host);
+  EXPECT_EQ(st.st_mode, host.st_mode);
+  req.mutable_setattr()->set_valid(FATTR_SIZE | FATTR_KILL_SUIDGID);
+  req.mutable_setattr()->set_size(0);
+  ASSERT_EQ(b().Call(req).error, 0);
+  stat(S("f").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);  // The guest asked: cleared as for a non-root writer.
+}
+
+TEST_P(ConformanceTest, SubmountsAreAnnounced) {
+  // A private mount namespace for this process, so the tmpfs is ours alone.
+  ASSERT_EQ(unshare(CLONE_NEWNS), 0);
+  ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
+  FsConfig config;
+  config.announce_submounts = true;
+  SetUpBoth(
+      [](const std::string& r) {
+        mkdir((r + "/mnt").c_str(), 0755);
+        mkdir((r + "/plain").c_str(), 0755);
+        ASSERT_EQ(mount("tmpfs", (r + "/mnt").c_str(), "tmpfs", 0, "size=1m"), 0);
+      },
+      config);
+  EXPECT_EQ(b().Lookup(kRoot, "mnt").reply.entry().attr().flags(),
+            static_cast<uint32_t>(FUSE_ATTR_SUBMOUNT));
+  EXPECT_EQ(b().Lookup(kRoot, "plain").reply.entry().attr().flags(), 0u);
+  broker_.reset();
+  umount2(S("mnt").c_str(), MNT_DETACH);
+  umount2(M("mnt").c_str(), MNT_DETACH);
 }
 
 // --- Budget --------------------------------------------------------------------------------
