@@ -187,10 +187,10 @@ void FileSystem::FillAttr(const struct statx& st, uint64_t parent_mnt_id, proto:
   }
 }
 
-int FileSystem::EntryForFd(const Inode& parent, int fd, proto::Entry* entry,
+int FileSystem::EntryForFd(const Inode& parent, UniqueFd& fd, bool is_path, proto::Entry* entry,
                            std::shared_ptr<Inode>* inode_out) {
   struct statx st;
-  if (int err = StatFd(fd, st)) return err;
+  if (int err = StatFd(fd.get(), st)) return err;
   const InodeKey key{st.stx_ino, makedev(st.stx_dev_major, st.stx_dev_minor), MountId(st)};
   int err = 0;
   const uint64_t id = nodes_.LookupOrInsert(key, [&]() -> std::shared_ptr<Inode> {
@@ -199,11 +199,16 @@ int FileSystem::EntryForFd(const Inode& parent, int fd, proto::Entry* entry,
       err = ENFILE;
       return nullptr;
     }
-    // The node keeps an O_PATH fd of its own: `fd` may be an open file.
-    UniqueFd path_fd(openat(proc_self_fd_.get(), FdName(fd).c_str(), O_PATH | O_CLOEXEC));
-    if (!path_fd.valid()) {
-      err = errno;
-      return nullptr;
+    // The node keeps an O_PATH fd: the lookup's own, or a new one beside an open file.
+    UniqueFd path_fd;
+    if (is_path) {
+      path_fd = std::move(fd);
+    } else {
+      path_fd.Reset(openat(proc_self_fd_.get(), FdName(fd.get()).c_str(), O_PATH | O_CLOEXEC));
+      if (!path_fd.valid()) {
+        err = errno;
+        return nullptr;
+      }
     }
     return std::make_shared<Inode>(std::move(path_fd), key, st.stx_mode & S_IFMT,
                                    std::move(*token));
@@ -221,7 +226,7 @@ int FileSystem::EntryForFd(const Inode& parent, int fd, proto::Entry* entry,
 int FileSystem::MakeEntry(const Inode& parent, const char* name, proto::Entry* entry) {
   UniqueFd fd;
   if (int err = opener_.Open(parent.fd.get(), name, O_PATH, 0, fd)) return err;
-  return EntryForFd(parent, fd.get(), entry, nullptr);
+  return EntryForFd(parent, fd, /*is_path=*/true, entry, nullptr);
 }
 
 int FileSystem::Reopen(const Inode& inode, int flags, UniqueFd& out) const {
@@ -508,7 +513,9 @@ int FileSystem::Create(const proto::Request& request, Response& response) {
   if (err) return err;
   proto::CreateReply* reply = response.reply.mutable_create();
   std::shared_ptr<Inode> inode;
-  if ((err = EntryForFd(*parent, fd.get(), reply->mutable_entry(), &inode))) return err;
+  if ((err = EntryForFd(*parent, fd, /*is_path=*/false, reply->mutable_entry(), &inode))) {
+    return err;
+  }
   uint64_t handle_id;
   if ((err = AddFileHandle(std::move(fd), inode, response, handle_id))) {
     nodes_.Forget(reply->entry().node(), 1);
@@ -530,7 +537,9 @@ int FileSystem::Tmpfile(const proto::Request& request, Response& response) {
   }
   proto::CreateReply* reply = response.reply.mutable_create();
   std::shared_ptr<Inode> inode;
-  if (int err = EntryForFd(*parent, fd.get(), reply->mutable_entry(), &inode)) return err;
+  if (int err = EntryForFd(*parent, fd, /*is_path=*/false, reply->mutable_entry(), &inode)) {
+    return err;
+  }
   uint64_t handle_id;
   if (int err = AddFileHandle(std::move(fd), inode, response, handle_id)) {
     nodes_.Forget(reply->entry().node(), 1);

@@ -134,8 +134,10 @@ class FileSystem {
   // Looks `name` up in `parent` (one checked component), takes a lookup
   // reference and fills `entry`.
   int MakeEntry(const Inode& parent, const char* name, proto::Entry* entry);
-  // Adds (or finds) the node for an open fd of any kind, fills `entry`.
-  int EntryForFd(const Inode& parent, int fd, proto::Entry* entry, std::shared_ptr<Inode>* inode);
+  // Adds (or finds) the node for `fd` and fills `entry`. An O_PATH fd (`is_path`)
+  // may move into a new node; an open file stays with the caller.
+  int EntryForFd(const Inode& parent, UniqueFd& fd, bool is_path, proto::Entry* entry,
+                 std::shared_ptr<Inode>* inode);
   void FillAttr(const struct statx& st, uint64_t parent_mnt_id, proto::Attr* attr) const;
   // Opens a held inode anew (regular files and directories only) with `flags`.
   int Reopen(const Inode& inode, int flags, UniqueFd& out) const;
