@@ -1,15 +1,20 @@
 // Benchmark (not a test): FUSE request rates of vhost-user-fs back-ends, side by
 // side, driven by the test driver exactly as a guest would (QEMU 7.2 negotiation,
-// indirect chains of page-sized buffers). One column per --daemon, all in one run:
+// indirect chains of page-sized buffers). One column per --daemon, all in one run
+// (commands split on spaces; {socket} and {dir} are filled in; absolute paths,
+// since `bazel run` starts in the runfiles tree):
 //
-//   bazel run -c opt //tests/bench:fuse_bench -- \
-//     --daemon='/usr/lib/qemu/virtiofsd --socket-path={socket} -o source={dir} -o cache=auto' \
-//     --daemon='bazel-bin/virtiofsd --socket-path={socket} --shared-dir={dir}' [--seconds=2]
+//   bazel run -c opt //tests/bench:fuse_bench --
+//     --daemon='/usr/lib/qemu/virtiofsd --socket-path={socket} -o source={dir} -o cache=auto'
+//     --daemon='/abs/path/to/virtiofsd --socket-path={socket} --shared-dir={dir}'
+//     [--seconds=2]
 //
 // Rows: GETATTR and LOOKUP (ops/s), READ and WRITE of 1 MiB (MB/s), each at queue
-// depth 1 and 16, with the median and 99th percentile time a request is in flight. Every reply is
-// checked; a failing daemon gets "error" in its column. The machine is noisy: compare columns of
-// one run, not runs.
+// depth 1 and 16, with the median and 99th percentile time a request is in flight
+// (posted to reply). Every reply is checked; a failing daemon gets "error" in its
+// column and its log on stderr. The machine is noisy: compare columns of one run.
+// The driver copies data into and out of guest memory (a guest would not): that
+// client cost is in every column alike.
 
 #include <fcntl.h>
 #include <linux/fuse.h>
