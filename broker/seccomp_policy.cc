@@ -67,8 +67,10 @@ constexpr int kAllowed[] = {
     SCMP_SYS(rseq),
     SCMP_SYS(rt_sigaction),  // glibc's first pthread_create sets its internal handlers.
     SCMP_SYS(rt_sigprocmask),
-    SCMP_SYS(rt_sigreturn),       // Returning from the lock-interrupt signal.
-    SCMP_SYS(sched_getaffinity),  // glibc sysconf(_SC_NPROCESSORS_ONLN).
+    SCMP_SYS(rt_sigreturn),        // Returning from the lock-interrupt signal.
+    SCMP_SYS(sched_getaffinity),   // glibc sysconf(_SC_NPROCESSORS_ONLN).
+    SCMP_SYS(sched_getparam),      // pthread_create() from a thread that never made one:
+    SCMP_SYS(sched_getscheduler),  // glibc reads the scheduling policy to inherit.
     SCMP_SYS(sched_yield),
     SCMP_SYS(sendmsg),
     SCMP_SYS(sendto),  // syslog() on its already connected socket.

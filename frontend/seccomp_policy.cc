@@ -54,6 +54,8 @@ constexpr int kAllowed[] = {
     SCMP_SYS(rt_sigprocmask),
     SCMP_SYS(rt_sigreturn),
     SCMP_SYS(sched_getaffinity),
+    SCMP_SYS(sched_getparam),      // pthread_create() from a thread that never made one:
+    SCMP_SYS(sched_getscheduler),  // glibc reads the scheduling policy to inherit.
     SCMP_SYS(sched_yield),
     SCMP_SYS(sendmsg),
     SCMP_SYS(sendto),  // syslog(3) on its already connected socket.
