@@ -123,7 +123,7 @@ ls -lR . | sed 's/^/#   /' | head -n 80
 sync
 echo 3 >/proc/sys/vm/drop_caches
 echo manifest-begin
-find . -mindepth 1 | sort | while read -r p; do
+{ find . -mindepth 1 | sort | while read -r p; do
   p=${p#./}
   if [ -L "$p" ]; then t=l; elif [ -d "$p" ]; then t=d; elif [ -p "$p" ]; then t=p; elif [ -f "$p" ]; then t=f; else t=o; fi
   size=$(stat -c %s "$p")
@@ -140,7 +140,7 @@ find . -mindepth 1 | sort | while read -r p; do
       echo "xattr $p $name $(xattr get "$p" "$name")"
     done
   fi
-done 2>&1 | sed '/^entry \|^xattr /!s/^/# /'
+done; } 2>&1 | sed '/^entry \|^xattr /!s/^/# /'
 echo manifest-end
 echo "# everyday.sh: $failed failed, $(awk "BEGIN {print $(uptime_s) - $t0}") s"
 [ $failed = 0 ]

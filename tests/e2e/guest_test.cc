@@ -189,6 +189,7 @@ TEST_P(GuestTest, GuestScriptPasses) {
     EXPECT_THAT(run.report.passed, Contains(step));
   }
   EXPECT_TRUE(run.report.manifest_complete);
+  EXPECT_THAT(run.report.manifest_errors, IsEmpty()) << "errors while listing the share";
 }
 
 TEST_P(GuestTest, SamePaths) {

@@ -119,8 +119,11 @@ absl::StatusOr<GuestReport> ParseGuestOutput(absl::string_view output) {
   GuestReport report;
   bool in_manifest = false;
   for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    if (line.empty() || absl::StartsWith(line, "#")) {
-      continue;  // blank, or a comment (everyday.sh turns stray output into one)
+    if (line.empty()) {
+      continue;
+    } else if (absl::StartsWith(line, "#")) {
+      // everyday.sh turns stray output in the manifest (error messages) into comments.
+      if (in_manifest) report.manifest_errors.emplace_back(line);
     } else if (line == "manifest-begin") {
       in_manifest = true;
     } else if (line == "manifest-end") {

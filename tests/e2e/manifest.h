@@ -37,11 +37,13 @@ struct GuestReport {
   std::vector<std::string> passed;
   std::vector<std::string> failed;
   Manifest manifest;
-  bool manifest_complete = false;  // "manifest-end" was seen
+  bool manifest_complete = false;            // "manifest-end" was seen
+  std::vector<std::string> manifest_errors;  // "# ..." lines inside the manifest (stray output)
 };
 
-// Parses everyday.sh's output. Blank and "#" lines are ignored, as is anything outside the
-// manifest that is not a step; a malformed manifest line is an InvalidArgument error naming it.
+// Parses everyday.sh's output. Blank lines, "#" lines outside the manifest and anything else
+// that is not a step are ignored; "#" lines inside it are kept as manifest_errors; a malformed
+// manifest line is an InvalidArgument error naming it.
 absl::StatusOr<GuestReport> ParseGuestOutput(absl::string_view output);
 
 // Walks `root` on the host with lstat(2) (never following symlinks), reading symlink

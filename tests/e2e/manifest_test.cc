@@ -39,6 +39,7 @@ TEST(ParseGuestOutputTest, ReadsStepsAndManifest) {
   EXPECT_THAT(report.passed, ElementsAre("create"));
   EXPECT_THAT(report.failed, ElementsAre("chmod"));
   EXPECT_TRUE(report.manifest_complete);
+  EXPECT_THAT(report.manifest_errors, ElementsAre("# xattr: list: Operation not supported"));
   ASSERT_THAT(report.manifest, SizeIs(4));
   const Entry& docs = report.manifest.at("docs");
   EXPECT_EQ(docs.type, 'd');
