@@ -4,7 +4,7 @@
 # back, then shows the host's side.
 # Usage: tools/run.sh
 # Environment:
-#   VIRTIOFSD_CMD       daemon command with {socket} and {dir}; skips the build. E.g. QEMU's:
+#   VIRTIOFSD_CMD       another daemon command with {socket} and {dir}; skips the build. QEMU's:
 #                       '/usr/lib/qemu/virtiofsd --socket-path={socket} -o source={dir}'
 #   VIRTIOFSD_DEMO_DIR  the shared directory (default /tmp/virtiofsd-demo; emptied first)
 #   VIRTIOFSD_GUEST_DIR where tools/guest/prepare.sh keeps the guest (/var/cache/virtiofsd-guest)
@@ -24,8 +24,9 @@ if [ -z "$cmd" ]; then
     build_flags+=(--symlink_prefix=/)
   fi
   echo "run: building the daemon" >&2
-  if ! "${bazel[@]}" build "${build_flags[@]}" //launcher:virtiofsd //frontend:all //broker:all; then
-    echo "run: the build failed (is //launcher:virtiofsd there yet?). To run another daemon:" >&2
+  if ! "${bazel[@]}" build "${build_flags[@]}" //launcher:virtiofsd //frontend:virtiofsd-frontend \
+    //broker:virtiofsd-broker; then
+    echo "run: the build failed. To run another daemon meanwhile:" >&2
     echo "  VIRTIOFSD_CMD='/usr/lib/qemu/virtiofsd --socket-path={socket} -o source={dir}' tools/run.sh" >&2
     exit 1
   fi
