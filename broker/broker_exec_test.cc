@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,6 +98,7 @@ class BrokerExecTest : public ::testing::TestWithParam<std::string> {
     write(f.get(), "data", 4);
     symlink(tmp_.Path("outside/secret").c_str(), tmp_.Path("share/abs").c_str());
     symlink("../outside", tmp_.Path("share/rel").c_str());
+    have_device_ = mknod(tmp_.Path("share/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0;
   }
 
   Result Call(BrokerClient& client, proto::Request request) {
@@ -114,6 +116,7 @@ class BrokerExecTest : public ::testing::TestWithParam<std::string> {
   }
 
   TempDir tmp_;
+  bool have_device_ = false;
 };
 
 TEST_P(BrokerExecTest, ServesConfinedAndExitsWhenTheChannelCloses) {
@@ -159,6 +162,21 @@ TEST_P(BrokerExecTest, ServesConfinedAndExitsWhenTheChannelCloses) {
       lookup.mutable_lookup()->set_name(name);
       EXPECT_EQ(Call(client, lookup).error, EINVAL);
     }
+    // Forged and stale ids, and a device node the host put in the share.
+    for (uint64_t forged : {uint64_t{0}, uint64_t{2}, uint64_t{1} << 32 | 1, ~uint64_t{0}}) {
+      proto::Request getattr;
+      getattr.mutable_getattr()->set_node(forged);
+      EXPECT_EQ(Call(client, getattr).error, ESTALE) << forged;
+    }
+    if (have_device_) {  // Bazel's sandbox (a user namespace) cannot make one.
+      lookup.mutable_lookup()->set_name("null");
+      Result null_node = Call(client, lookup);
+      ASSERT_EQ(null_node.error, 0);
+      open_req.mutable_open()->set_node(null_node.reply.entry().node());
+      open_req.mutable_open()->set_flags(O_RDWR);
+      EXPECT_EQ(Call(client, open_req).error, EACCES);
+    }
+
     proto::Request create;
     create.mutable_create()->set_parent(kRoot);
     create.mutable_create()->set_name("new");

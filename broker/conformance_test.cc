@@ -967,6 +967,25 @@ TEST_P(ConformanceTest, FdBudgetGivesEnfileNeverACrash) {
   EXPECT_TRUE(Eventually([&] { return b().Lookup(kRoot, "f3").error == 0; }));
 }
 
+TEST_P(ConformanceTest, LockOwnersCountAgainstTheFdBudget) {
+  FsConfig config;
+  config.fd_budget = 4;
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); }, config);
+  Result file = b().Open(NodeOf("f"), O_RDWR);  // A node and a handle: 2 fds.
+  ASSERT_EQ(file.error, 0);
+  auto lock = [&](uint64_t owner) {
+    proto::Request req;
+    req.mutable_setlk()->set_handle(file.reply.open().handle());
+    req.mutable_setlk()->set_lock_owner(owner);
+    req.mutable_setlk()->mutable_lock()->set_type(F_RDLCK);
+    return b().Call(req).error;
+  };
+  EXPECT_EQ(lock(1), 0);
+  EXPECT_EQ(lock(2), 0);
+  EXPECT_EQ(lock(3), ENFILE);
+  EXPECT_EQ(lock(1), 0);  // An owner that has its file needs no new fd.
+}
+
 TEST_P(ConformanceTest, NoFdLeaksAcrossAWorkload) {
   SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); });
   const std::set<int> before = OpenFds();

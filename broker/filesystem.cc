@@ -137,7 +137,9 @@ int FileSystem::Handle(const proto::Request& request, Response& response) {
   for (const HandlerEntry& entry : kHandlers) {
     if (entry.op != request.op_case()) continue;
     if (entry.modifies && config_.readonly) return EROFS;
-    return (this->*entry.handler)(request, response);
+    const int err = (this->*entry.handler)(request, response);
+    // The broker's own fd limit is no guest error: the system ran out of files.
+    return err == EMFILE ? ENFILE : err;
   }
   return ENOSYS;
 }
@@ -853,7 +855,7 @@ int FileSystem::Syncfs(const proto::Request& request, Response& response) {
   return 0;
 }
 
-int FileSystem::LockFd(const OpenHandle& handle, uint64_t owner, std::shared_ptr<UniqueFd>& out) {
+int FileSystem::LockFd(const OpenHandle& handle, uint64_t owner, std::shared_ptr<LockFile>& out) {
   Inode& inode = *handle.inode;
   absl::MutexLock lock(&inode.lock_mu);
   auto it = inode.lock_fds.find(owner);
@@ -863,9 +865,11 @@ int FileSystem::LockFd(const OpenHandle& handle, uint64_t owner, std::shared_ptr
   }
   const int mode = fcntl(handle.fd.get(), F_GETFL);
   if (mode < 0) return errno;
+  std::optional<FdToken> token = budget_.Take();
+  if (!token) return ENFILE;
   UniqueFd fd;
   if (int err = Reopen(inode, (mode & O_ACCMODE) | O_NONBLOCK, fd)) return err;
-  out = std::make_shared<UniqueFd>(std::move(fd));
+  out = std::make_shared<LockFile>(LockFile{std::move(fd), std::move(*token)});
   inode.lock_fds.emplace(owner, out);
   return 0;
 }
@@ -876,9 +880,9 @@ int FileSystem::Getlk(const proto::Request& request, Response& response) {
   if (int err = GetFile(r.handle(), handle)) return err;
   struct flock fl;
   if (int err = ToFlock(r.lock(), fl)) return err;
-  std::shared_ptr<UniqueFd> fd;
-  if (int err = LockFd(*handle, r.lock_owner(), fd)) return err;
-  if (fcntl(fd->get(), F_OFD_GETLK, &fl) < 0) return errno;
+  std::shared_ptr<LockFile> file;
+  if (int err = LockFd(*handle, r.lock_owner(), file)) return err;
+  if (fcntl(file->fd.get(), F_OFD_GETLK, &fl) < 0) return errno;
   proto::FileLock* lock = response.reply.mutable_getlk()->mutable_lock();
   lock->set_type(fl.l_type);
   if (fl.l_type != F_UNLCK) {
@@ -920,15 +924,15 @@ int FileSystem::Setlk(const proto::Request& request, Response& response) {
   }
   struct flock fl;
   if (int err = ToFlock(r.lock(), fl)) return err;
-  std::shared_ptr<UniqueFd> fd;
-  if (int err = LockFd(*handle, r.lock_owner(), fd)) return err;
+  std::shared_ptr<LockFile> file;
+  if (int err = LockFd(*handle, r.lock_owner(), file)) return err;
   if (r.wait() && fl.l_type != F_UNLCK) {
-    response.wait = [fd, fl]() mutable {
-      return fcntl(fd->get(), F_OFD_SETLKW, &fl) < 0 ? errno : 0;
+    response.wait = [file, fl]() mutable {
+      return fcntl(file->fd.get(), F_OFD_SETLKW, &fl) < 0 ? errno : 0;
     };
     return kWaitLater;
   }
-  if (fcntl(fd->get(), F_OFD_SETLK, &fl) < 0) return errno;
+  if (fcntl(file->fd.get(), F_OFD_SETLK, &fl) < 0) return errno;
   response.reply.mutable_empty();
   return 0;
 }

@@ -155,7 +155,8 @@ class FileSystem {
   // Removes the remapped security.capability (the kernel only clears the real one).
   void ClearMappedCapability(const Inode& inode) const;
   // The fd holding `owner`'s POSIX locks on the handle's inode (created on demand).
-  int LockFd(const OpenHandle& handle, uint64_t owner, std::shared_ptr<UniqueFd>& out);
+  // Counts against the fd budget (ENFILE).
+  int LockFd(const OpenHandle& handle, uint64_t owner, std::shared_ptr<LockFile>& out);
 
   const FsConfig config_;
   const UniqueFd proc_self_fd_;

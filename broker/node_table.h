@@ -39,6 +39,12 @@ struct InodeKey {
   }
 };
 
+// An open file description holding one guest lock owner's POSIX locks.
+struct LockFile {
+  UniqueFd fd;
+  FdToken token;
+};
+
 struct Inode {
   Inode(UniqueFd fd, InodeKey key, mode_t type, FdToken token)
       : fd(std::move(fd)), key(key), type(type), token(std::move(token)) {}
@@ -51,7 +57,7 @@ struct Inode {
   // POSIX record locks: one open file description per guest lock owner, so OFD
   // locks give each owner its own locks (as the QEMU C daemon does).
   absl::Mutex lock_mu;
-  absl::flat_hash_map<uint64_t, std::shared_ptr<UniqueFd>> lock_fds ABSL_GUARDED_BY(lock_mu);
+  absl::flat_hash_map<uint64_t, std::shared_ptr<LockFile>> lock_fds ABSL_GUARDED_BY(lock_mu);
 };
 
 class NodeTable {
