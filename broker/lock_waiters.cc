@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/time/time.h"
@@ -50,6 +51,11 @@ int LockWaiters::Start(uint64_t id, std::function<int()> wait, std::function<voi
   absl::MutexLock lock(&mu_);
   if (running_ >= max_waiters_ || stopping_) return ENOLCK;
   ++running_;
+  auto early = std::find(early_interrupts_.begin(), early_interrupts_.end(), id);
+  if (early != early_interrupts_.end()) {
+    early_interrupts_.erase(early);
+    waiter->interrupted = true;
+  }
   waiters_[id] = waiter;
   std::thread thread(&LockWaiters::Run, this, id, waiter, std::move(wait), std::move(done));
   waiter->thread = thread.native_handle();
@@ -63,12 +69,15 @@ void LockWaiters::Run(uint64_t id, std::shared_ptr<Waiter> waiter, std::function
     // Start() stores the thread id after creating us; wait until it has.
     absl::MutexLock lock(&mu_);
   }
-  int err;
+  // EINTR from a signal that was not ours (or came early) waits again.
+  int err = EINTR;
   while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (waiter->interrupted) break;
+    }
     err = wait();
     if (err != EINTR) break;
-    absl::MutexLock lock(&mu_);
-    if (waiter->interrupted) break;
   }
   {
     absl::MutexLock lock(&mu_);
@@ -84,7 +93,12 @@ void LockWaiters::Run(uint64_t id, std::shared_ptr<Waiter> waiter, std::function
 void LockWaiters::Interrupt(uint64_t id) {
   absl::MutexLock lock(&mu_);
   auto it = waiters_.find(id);
-  if (it == waiters_.end()) return;
+  if (it == waiters_.end()) {
+    constexpr size_t kRemembered = 64;
+    early_interrupts_.push_back(id);
+    if (early_interrupts_.size() > kRemembered) early_interrupts_.pop_front();
+    return;
+  }
   std::shared_ptr<Waiter> waiter = it->second;
   InterruptLocked(*waiter);
 }

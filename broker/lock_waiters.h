@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 
@@ -35,7 +36,10 @@ class LockWaiters {
   // Returns 0, or ENOLCK when too many waiters exist (`done` is then not called).
   int Start(uint64_t id, std::function<int()> wait, std::function<void(int)> done);
 
-  // Makes waiter `id` answer EINTR soon; unknown ids are ignored.
+  // Makes waiter `id` answer EINTR soon. An INTERRUPT may be served before its
+  // target (another serving thread has not registered it yet), so the last few
+  // unknown ids are remembered and a waiter starting with one of them answers
+  // EINTR at once.
   void Interrupt(uint64_t id);
 
   size_t count();
@@ -55,6 +59,7 @@ class LockWaiters {
   const size_t max_waiters_;
   absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Waiter>> waiters_ ABSL_GUARDED_BY(mu_);
+  std::deque<uint64_t> early_interrupts_ ABSL_GUARDED_BY(mu_);
   size_t running_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -54,6 +54,28 @@ TEST(LockWaitersTest, InterruptEndsABlockedWaitWithEintr) {
   close(fds[1]);
 }
 
+TEST(LockWaitersTest, AnInterruptThatArrivesFirstStillCounts) {
+  LockWaiters waiters(4);
+  waiters.Interrupt(5);
+  absl::Notification done;
+  int result = -1;
+  bool waited = false;
+  ASSERT_EQ(waiters.Start(
+                5,
+                [&] {
+                  waited = true;
+                  return 0;
+                },
+                [&](int err) {
+                  result = err;
+                  done.Notify();
+                }),
+            0);
+  done.WaitForNotification();
+  EXPECT_EQ(result, EINTR);
+  EXPECT_FALSE(waited);
+}
+
 TEST(LockWaitersTest, TooManyWaitersGetEnolck) {
   int fds[2];
   ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
