@@ -771,6 +771,59 @@ TEST_P(ConformanceTest, XattrsBehaveAsTheKernels) {
   EXPECT_EQ(b().Call(GetxattrReq(f, "system.posix_acl_access", 100)).error, EOPNOTSUPP);
 }
 
+std::string Acl(std::initializer_list<std::pair<uint16_t, uint16_t>> entries) {
+  // posix_acl_xattr_header (version 2) and posix_acl_xattr_entry {tag, perm, id}.
+  std::string blob("\x02\x00\x00\x00", 4);
+  for (const auto& [tag, perm] : entries) {
+    const char entry[8] = {static_cast<char>(tag),
+                           static_cast<char>(tag >> 8),
+                           static_cast<char>(perm),
+                           0,
+                           -1,
+                           -1,
+                           -1,
+                           -1};
+    blob.append(entry, 8);
+  }
+  return blob;
+}
+
+TEST_P(ConformanceTest, PosixAclsWithTheOption) {
+  constexpr uint16_t kUserObj = 0x01, kGroupObj = 0x04, kOther = 0x20;
+  FsConfig config;
+  config.xattr = true;
+  config.posix_acl = true;
+  SetUpBoth(
+      [](const std::string& r) {
+        WriteFile(r + "/f", "x", 0777);
+        mkdir((r + "/d").c_str(), 0777);
+      },
+      config);
+  // An access ACL is a chmod.
+  const std::string access = Acl({{kUserObj, 6}, {kGroupObj, 4}, {kOther, 0}});
+  ASSERT_EQ(b().Call(SetxattrReq(NodeOf("f"), "system.posix_acl_access", access)).error, 0);
+  struct stat st;
+  stat(S("f").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  // A default ACL replaces the caller's umask for new entries, as on the host.
+  const std::string def = Acl({{kUserObj, 7}, {kGroupObj, 6}, {kOther, 4}});
+  ASSERT_EQ(b().Call(SetxattrReq(NodeOf("d"), "system.posix_acl_default", def)).error, 0);
+  ASSERT_EQ(setxattr(M("d").c_str(), "system.posix_acl_default", def.data(), def.size(), 0), 0);
+  b().SetCaller(0, 0, 077);
+  ASSERT_EQ(b().Create(NodeOf("d"), "new", O_RDWR, 0666).error, 0);
+  std::thread host([&] {
+    unshare(CLONE_FS);
+    umask(077);
+    UniqueFd fd(openat(mfd(), "d/new", O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+  });
+  host.join();
+  struct stat s_new, m_new;
+  ASSERT_EQ(stat(S("d/new").c_str(), &s_new), 0);
+  ASSERT_EQ(stat(M("d/new").c_str(), &m_new), 0);
+  EXPECT_EQ(s_new.st_mode, m_new.st_mode);
+  EXPECT_EQ(s_new.st_mode & 0777, 0664u);
+}
+
 TEST_P(ConformanceTest, XattrmapRenamesAndClearsTheMappedCapability) {
   FsConfig config;
   config.xattr = true;
