@@ -1,20 +1,25 @@
-// Runs `virtiofsd` with its real children and checks how each is confined, as
-// seen from outside in /proc. Tagged "local": Bazel's sandbox maps only root in
-// its user namespace, and the frontend becomes nobody (65534).
-//
-// TODO(launcher): once //broker:virtiofsd-broker is on main, run it here too
-// instead of fake_child, and check its uid, capabilities and seccomp state.
+// Runs `virtiofsd` with its real children (data dependencies of
+// //launcher:virtiofsd) and checks, from outside in /proc, that each runs its own
+// executable and is confined; and that the daemon's supervision holds with them.
+// Tagged "local": Bazel's sandbox maps only root in its user namespace, and the
+// frontend becomes nobody (65534).
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "common/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "launcher/testing/child_report.h"
@@ -23,11 +28,11 @@
 namespace virtiofsd {
 namespace {
 
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 using ::virtiofsd::testing::Daemon;
 using ::virtiofsd::testing::MakeTempDir;
 using ::virtiofsd::testing::RemoveTempDir;
-using ::virtiofsd::testing::Runfile;
-using ::virtiofsd::testing::WaitForReport;
 
 // "Key:\tvalue" of /proc/PID/status.
 std::string ProcStatus(pid_t pid, const std::string& key) {
@@ -41,55 +46,149 @@ std::string ProcStatus(pid_t pid, const std::string& key) {
   return "";
 }
 
+uint64_t ProcCaps(pid_t pid, const std::string& key) {
+  return std::stoull(ProcStatus(pid, key), nullptr, 16);
+}
+
 std::string ExeOf(pid_t pid) {
   std::error_code error;
   return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", error);
 }
 
-// The real frontend (a data dependency of //launcher:virtiofsd) with the fake
-// broker: the frontend confines itself before its first broker request, so its
-// confinement can be seen while it waits for the (silent) fake broker.
-TEST(RealChildrenTest, FrontendRunsConfinedInItsOwnExecutable) {
-  if (getuid() != 0) GTEST_SKIP() << "the frontend drops to nobody only when started as root";
-  const std::string dir = MakeTempDir();
-  const std::string shared = dir + "/shared";
-  ASSERT_EQ(mkdir(shared.c_str(), 0755), 0);
-  std::vector<std::string> env = {"VIRTIOFSD_BROKER=" + Runfile("launcher/fake_child"),
-                                  "FAKE_CHILD_REPORT_DIR=" + dir};
-  std::vector<std::string> args = {"--shared-dir=" + shared, "--socket-path=" + dir + "/vfsd.sock"};
-#ifdef __SANITIZE_ADDRESS__
-  // The sanitizer runtime makes syscalls the frontend's allow-list does not
-  // have: log them instead of dying. The filter is installed all the same.
-  args.push_back("--seccomp=log");
-#endif
-  Daemon daemon(dir, args, env);
-  ASSERT_FALSE(WaitForReport(dir, "broker").empty());
-  pid_t frontend = -1;
-  for (int i = 0; i < 1000 && frontend < 0; ++i) {
-    std::ifstream children("/proc/" + std::to_string(daemon.pid()) + "/task/" +
-                           std::to_string(daemon.pid()) + "/children");
-    for (pid_t pid; children >> pid;) {
-      if (ExeOf(pid).ends_with("/virtiofsd-frontend") && ProcStatus(pid, "Seccomp") == "2") {
-        frontend = pid;
-      }
-    }
-    if (frontend < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+// Every descendant of `pid`, parents before children.
+std::vector<pid_t> Descendants(pid_t pid) {
+  std::vector<pid_t> all;
+  std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) +
+                         "/children");
+  for (pid_t child; children >> child;) {
+    all.push_back(child);
+    for (pid_t grandchild : Descendants(child)) all.push_back(grandchild);
   }
+  return all;
+}
+
+// Polls (10 s at most) for the last descendant running `executable` that
+// `ready` accepts; -1 if none shows up.
+pid_t WaitForProcess(pid_t daemon, const std::string& executable,
+                     const std::function<bool(pid_t)>& ready) {
+  for (int i = 0; i < 1000; ++i) {
+    pid_t found = -1;
+    for (pid_t pid : Descendants(daemon)) {
+      if (ExeOf(pid).ends_with("/" + executable) && ready(pid)) found = pid;
+    }
+    if (found > 0) return found;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+bool Filtered(pid_t pid) { return ProcStatus(pid, "Seccomp") == "2"; }
+
+class RealChildrenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (getuid() != 0) GTEST_SKIP() << "the children drop privileges only when started as root";
+    dir_ = MakeTempDir();
+    shared_ = dir_ + "/shared";
+    socket_ = dir_ + "/vfsd.sock";
+    ASSERT_EQ(mkdir(shared_.c_str(), 0755), 0);
+    args_ = {"--shared-dir=" + shared_, "--socket-path=" + socket_};
+#ifdef __SANITIZE_ADDRESS__
+    // The sanitizer runtime makes syscalls the allow-lists do not have: log
+    // them instead of dying. The filters are installed all the same.
+    args_.push_back("--seccomp=log");
+    // LeakSanitizer reads /proc/PID/task at exit, which the broker's pivot_root
+    // sandbox has no more: it would turn every clean broker exit into status 1.
+    env_.push_back("ASAN_OPTIONS=detect_leaks=0");
+#endif
+  }
+  void TearDown() override {
+    if (!dir_.empty()) RemoveTempDir(dir_);
+  }
+
+  UniqueFd Connect() {
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    socket_.copy(addr.sun_path, socket_.size());
+    EXPECT_EQ(connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    return fd;
+  }
+
+  std::string dir_;
+  std::string shared_;
+  std::string socket_;
+  std::vector<std::string> args_;
+  std::vector<std::string> env_;
+};
+
+TEST_F(RealChildrenTest, EachProcessRunsConfinedInItsOwnExecutable) {
+  Daemon daemon(dir_, args_, env_);
+  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
   ASSERT_GT(frontend, 0) << daemon.Stderr();
-  EXPECT_THAT(ProcStatus(frontend, "Uid"), ::testing::StartsWith("65534\t65534\t65534"));
-  EXPECT_THAT(ProcStatus(frontend, "Gid"), ::testing::StartsWith("65534\t65534\t65534"));
-  EXPECT_EQ(ProcStatus(frontend, "CapEff"), "0000000000000000");
-  EXPECT_EQ(ProcStatus(frontend, "CapPrm"), "0000000000000000");
-  EXPECT_EQ(ProcStatus(frontend, "CapBnd"), "0000000000000000");
+  ASSERT_GT(broker, 0) << daemon.Stderr();
+
+  // Three executables.
+  EXPECT_THAT(ExeOf(daemon.pid()), HasSubstr("/launcher/virtiofsd"));
+  EXPECT_NE(ExeOf(frontend), ExeOf(broker));
+
+  // The frontend: nobody, nothing to escalate with.
+  EXPECT_THAT(ProcStatus(frontend, "Uid"), StartsWith("65534\t65534\t65534"));
+  EXPECT_THAT(ProcStatus(frontend, "Gid"), StartsWith("65534\t65534\t65534"));
+  EXPECT_EQ(ProcCaps(frontend, "CapEff"), 0u);
+  EXPECT_EQ(ProcCaps(frontend, "CapPrm"), 0u);
+  EXPECT_EQ(ProcCaps(frontend, "CapBnd"), 0u);
   EXPECT_EQ(ProcStatus(frontend, "NoNewPrivs"), "1");
-  EXPECT_EQ(ProcStatus(frontend, "Seccomp"), "2");
-  // The launcher itself stays as it was started, and is not the frontend.
-  EXPECT_NE(ExeOf(daemon.pid()), ExeOf(frontend));
-  EXPECT_THAT(ProcStatus(daemon.pid(), "Uid"), ::testing::StartsWith("0\t"));
+
+  // The broker: at most the Rust virtiofsd's file capabilities (and
+  // DAC_READ_SEARCH for file handles); never the ones that escape a sandbox.
+  constexpr uint64_t kFileCaps = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) |
+                                 (1u << 6) | (1u << 7) | (1u << 27) | (1ull << 31);
+  EXPECT_EQ(ProcCaps(broker, "CapEff") & ~kFileCaps, 0u) << ProcStatus(broker, "CapEff");
+  EXPECT_EQ(ProcCaps(broker, "CapPrm") & ~kFileCaps, 0u) << ProcStatus(broker, "CapPrm");
+  EXPECT_EQ(ProcStatus(broker, "NoNewPrivs"), "1");
+
+  // The launcher stays as started: it holds no guest-facing state.
+  EXPECT_THAT(ProcStatus(daemon.pid(), "Uid"), StartsWith("0\t"));
+  EXPECT_EQ(ProcStatus(daemon.pid(), "Seccomp"), "0");
 
   ASSERT_EQ(kill(daemon.pid(), SIGTERM), 0);
   EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
-  RemoveTempDir(dir);
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("received SIGTERM"));
+}
+
+TEST_F(RealChildrenTest, VmmDisconnectEndsTheDaemonCleanly) {
+  Daemon daemon(dir_, args_, env_);
+  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered), 0) << daemon.Stderr();
+  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
+  { UniqueFd vmm = Connect(); }
+  EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
+  EXPECT_NE(access(socket_.c_str(), F_OK), 0);
+}
+
+TEST_F(RealChildrenTest, KillingEitherChildEndsTheDaemonNamingIt) {
+  for (const std::string role : {"broker", "frontend"}) {
+    Daemon daemon(dir_, args_, env_);
+    const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+    ASSERT_GT(frontend, 0) << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
+    // The broker the launcher started (it may have forked into a pid namespace).
+    const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", [&](pid_t pid) {
+      return ProcStatus(pid, "PPid") == std::to_string(daemon.pid());
+    });
+    ASSERT_EQ(kill(role == "broker" ? broker : frontend, SIGKILL), 0);
+    EXPECT_EQ(daemon.Wait(), 1) << daemon.Stderr();
+    EXPECT_THAT(daemon.Stderr(), HasSubstr(role + " was killed by signal 9 (SIGKILL)"));
+  }
+}
+
+TEST_F(RealChildrenTest, BrokerRejectingItsCommandLineExitsTwo) {
+  // The broker decides what xattr rules are valid; its verdict is the daemon's.
+  args_.push_back("--xattrmap=this is not a rule");
+  Daemon daemon(dir_, args_, env_);
+  EXPECT_EQ(daemon.Wait(), 2) << daemon.Stderr();
+  EXPECT_THAT(daemon.Stderr(), HasSubstr("broker exited with status 2"));
 }
 
 }  // namespace
