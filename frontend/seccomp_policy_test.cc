@@ -63,7 +63,8 @@ INSTANTIATE_TEST_SUITE_P(
                     return syscall(SYS_newfstatat, AT_FDCWD, "/etc/passwd", &st, 0);
                   }},
         Forbidden{"memfd_create", [] { return syscall(SYS_memfd_create, "x", 0); }},
-        Forbidden{"bpf", [] { return syscall(SYS_bpf, 0, nullptr, 0); }}),
+        Forbidden{"bpf", [] { return syscall(SYS_bpf, 0, nullptr, 0); }},
+        Forbidden{"fork", [] { return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); }}),
     [](const ::testing::TestParamInfo<Forbidden>& info) { return info.param.name; });
 
 // Opening fails (EACCES) rather than killing, and opens nothing.

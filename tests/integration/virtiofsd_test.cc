@@ -34,7 +34,6 @@
 namespace virtiofsd::driver {
 namespace {
 
-
 using ::testing::Contains;
 using ::testing::Field;
 using ::virtiofsd::testing::HasErrno;
@@ -374,6 +373,72 @@ TEST_P(VirtiofsdTest, MaliciousChainsAreDroppedAndServiceGoesOn) {
   EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
 }
 
+TEST_P(VirtiofsdTest, MknodAccessFsyncdirAndRenameFlags) {
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out fifo, fuse_->Mknod(FUSE_ROOT_ID, "fifo", S_IFIFO | 0644));
+  struct stat st;
+  ASSERT_EQ(lstat(Host("fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_OK(fuse_->Access(fifo.nodeid, R_OK));
+  { std::ofstream(Host("other")) << "o"; }
+  EXPECT_THAT(fuse_->Rename2(FUSE_ROOT_ID, "fifo", FUSE_ROOT_ID, "other", RENAME_NOREPLACE),
+              HasErrno(EEXIST));
+  EXPECT_OK(fuse_->Rename2(FUSE_ROOT_ID, "fifo", FUSE_ROOT_ID, "other", RENAME_EXCHANGE));
+  ASSERT_EQ(lstat(Host("other").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  ASSERT_OK_AND_ASSIGN(fuse_open_out dir, fuse_->Opendir(FUSE_ROOT_ID));
+  EXPECT_OK(fuse_->Fsyncdir(FUSE_ROOT_ID, dir.fh));
+  EXPECT_OK(fuse_->Releasedir(FUSE_ROOT_ID, dir.fh));
+}
+
+TEST_P(VirtiofsdTest, FallocateLseekAndCopyFileRange) {
+  ASSERT_OK_AND_ASSIGN(CreateReply src,
+                       fuse_->Create(FUSE_ROOT_ID, "src", O_RDWR | O_CREAT, 0100644));
+  EXPECT_OK(fuse_->Fallocate(src.entry.nodeid, src.open.fh, 0, 1 << 20));
+  struct stat st;
+  ASSERT_EQ(stat(Host("src").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 1 << 20);
+  ASSERT_OK(fuse_->Write(src.entry.nodeid, src.open.fh, 8192, "payload").status());
+  ASSERT_OK_AND_ASSIGN(uint64_t end, fuse_->Lseek(src.entry.nodeid, src.open.fh, 0, SEEK_END));
+  EXPECT_EQ(end, 1u << 20);
+  ASSERT_OK_AND_ASSIGN(CreateReply dst,
+                       fuse_->Create(FUSE_ROOT_ID, "dst", O_RDWR | O_CREAT, 0100644));
+  ASSERT_OK_AND_ASSIGN(uint32_t copied, fuse_->CopyFileRange(src.entry.nodeid, src.open.fh, 8192,
+                                                             dst.entry.nodeid, dst.open.fh, 0, 7));
+  EXPECT_EQ(copied, 7u);
+  EXPECT_EQ(ReadHostFile(Host("dst")), "payload");
+  EXPECT_OK(fuse_->Release(src.entry.nodeid, src.open.fh));
+  EXPECT_OK(fuse_->Release(dst.entry.nodeid, dst.open.fh));
+}
+
+TEST_P(VirtiofsdTest, BatchForgetAndDestroy) {
+  { std::ofstream(Host("a")) << "a"; }
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out a, fuse_->Lookup(FUSE_ROOT_ID, "a"));
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out again, fuse_->Lookup(FUSE_ROOT_ID, "a"));
+  EXPECT_EQ(a.nodeid, again.nodeid);
+  EXPECT_OK(fuse_->BatchForget({{a.nodeid, 2}}));
+  EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+  EXPECT_OK(fuse_->Destroy());
+  // After DESTROY nothing but a new INIT is served.
+  EXPECT_THAT(fuse_->Getattr(FUSE_ROOT_ID), HasErrno(EIO));
+  ASSERT_OK(fuse_->Init().status());
+  EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+}
+
+TEST_P(VirtiofsdTest, BadVhostUserMessagesGetFailuresAndServiceGoesOn) {
+  // A SET_VRING_NUM with a short payload, one for a queue that does not exist, and a
+  // request nobody knows; each must be answered with a failure (REPLY_ACK).
+  EXPECT_THAT(driver_->SendAcked(kSetVringNum, "abc", {}, /*need_reply=*/true),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  const uint32_t bad_queue[2] = {200, 256};
+  EXPECT_THAT(driver_->SendAcked(kSetVringNum,
+                                 absl::string_view(reinterpret_cast<const char*>(bad_queue), 8), {},
+                                 /*need_reply=*/true),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(driver_->SendAcked(999, "", {}, /*need_reply=*/true),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+}
+
 TEST_P(VirtiofsdTest, ProcessesAreSplitAndConfined) {
   if (GetParam() != Mode::kExecutables) GTEST_SKIP() << "needs the executables";
   const std::vector<pid_t> frontends = ChildrenNamed(daemon_->pid(), "virtiofsd-frontend");
@@ -399,7 +464,8 @@ TEST_P(VirtiofsdTest, ProcessesAreSplitAndConfined) {
   EXPECT_NE(StatusField(serving[0], "CapEff"), "000001ffffffffff");
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, VirtiofsdTest, ::testing::Values(Mode::kInProcess, Mode::kExecutables),
+INSTANTIATE_TEST_SUITE_P(Modes, VirtiofsdTest,
+                         ::testing::Values(Mode::kInProcess, Mode::kExecutables),
                          [](const ::testing::TestParamInfo<Mode>& info) {
                            return info.param == Mode::kInProcess ? "InProcess" : "Executables";
                          });
