@@ -7,8 +7,9 @@
 
 namespace virtiofsd {
 
-absl::StatusOr<uint64_t> BrokerCapabilities(const std::vector<std::string>& modcaps) {
-  uint64_t mask = 0;
+absl::StatusOr<uint64_t> BrokerCapabilities(const std::vector<std::string>& modcaps,
+                                            bool file_handles) {
+  uint64_t mask = file_handles ? uint64_t{1} << CAP_DAC_READ_SEARCH : 0;
   for (int cap : {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SETGID, CAP_SETUID,
                   CAP_MKNOD, CAP_SETFCAP}) {
     mask |= uint64_t{1} << cap;

@@ -16,9 +16,11 @@
 
 namespace virtiofsd {
 
-// The set as a bit mask (bit N = capability N, as /proc/PID/status shows it).
+// The set as a bit mask (bit N = capability N, as /proc/PID/status shows it),
+// with DAC_READ_SEARCH when `file_handles` (open_by_handle_at needs it).
 // kInvalidArgument for an unknown name in `modcaps`.
-absl::StatusOr<uint64_t> BrokerCapabilities(const std::vector<std::string>& modcaps);
+absl::StatusOr<uint64_t> BrokerCapabilities(const std::vector<std::string>& modcaps,
+                                            bool file_handles = false);
 
 // Makes `mask` the process's effective and permitted sets (inheritable, ambient
 // and bounding emptied of everything else). Call before any thread starts.

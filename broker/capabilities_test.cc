@@ -20,6 +20,12 @@ TEST(BrokerCapabilitiesTest, DefaultSetIsWhatFileOperationsNeed) {
   EXPECT_EQ(mask & Bit(CAP_DAC_READ_SEARCH), 0u);
 }
 
+TEST(BrokerCapabilitiesTest, FileHandlesAddDacReadSearch) {
+  ASSERT_OK_AND_ASSIGN(uint64_t plain, BrokerCapabilities({}));
+  ASSERT_OK_AND_ASSIGN(uint64_t handles, BrokerCapabilities({}, true));
+  EXPECT_EQ(handles, plain | Bit(CAP_DAC_READ_SEARCH));
+}
+
 TEST(BrokerCapabilitiesTest, Modcaps) {
   ASSERT_OK_AND_ASSIGN(uint64_t mask, BrokerCapabilities({"+sys_admin", "-mknod", "-cap_setfcap"}));
   EXPECT_NE(mask & Bit(CAP_SYS_ADMIN), 0u);

@@ -54,6 +54,16 @@ int ThreadCredentials::SwitchTo(uid_t uid, gid_t gid, mode_t mask) {
 
 int UnshareThreadFs() { return unshare(CLONE_FS) == 0 ? 0 : errno; }
 
+ScopedRootFsIds::ScopedRootFsIds() : uid_(CurrentFsuid()), gid_(CurrentFsgid()) {
+  if (uid_ != 0) syscall(SYS_setfsuid, 0);
+  if (gid_ != 0) syscall(SYS_setfsgid, 0);
+}
+
+ScopedRootFsIds::~ScopedRootFsIds() {
+  if (gid_ != 0) syscall(SYS_setfsgid, gid_);
+  if (uid_ != 0) syscall(SYS_setfsuid, uid_);
+}
+
 ScopedDropFsetid::ScopedDropFsetid() {
   __user_cap_data_struct data[2] = {};
   if (!ThreadCaps(data) || (data[0].effective & (1u << CAP_FSETID)) == 0) return;

@@ -35,6 +35,21 @@ class ThreadCredentials {
 // Gives this thread its own umask/cwd/root (unshare(CLONE_FS)). Returns errno.
 int UnshareThreadFs();
 
+// While alive, this thread's fsuid/fsgid are 0, so its file-system capabilities
+// are effective again (open_by_handle_at needs CAP_DAC_READ_SEARCH). For O_PATH
+// opens only, which grant no access.
+class ScopedRootFsIds {
+ public:
+  ScopedRootFsIds();
+  ~ScopedRootFsIds();
+  ScopedRootFsIds(const ScopedRootFsIds&) = delete;
+  ScopedRootFsIds& operator=(const ScopedRootFsIds&) = delete;
+
+ private:
+  uid_t uid_;
+  gid_t gid_;
+};
+
 // While alive, CAP_FSETID is not effective on this thread. No-op when it was not.
 class ScopedDropFsetid {
  public:

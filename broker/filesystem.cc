@@ -118,9 +118,30 @@ absl::StatusOr<std::unique_ptr<FileSystem>> FileSystem::Create(UniqueFd shared_d
   struct statx st;
   if (int err = StatFd(root.get(), st)) return ErrnoError(err, "stat shared dir");
   const InodeKey key{st.stx_ino, makedev(st.stx_dev_major, st.stx_dev_minor), MountId(st)};
+  UniqueFd mount_fd;
+  if (config.inode_file_handles != FileHandleMode::kNever) {
+    mount_fd.Reset(openat(shared_dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    file_handle probe = {};
+    int mount_id;
+    // EOVERFLOW: handles work, our zero-sized buffer was only too small.
+    const bool supported =
+        mount_fd.valid() &&
+        name_to_handle_at(root.get(), "", &probe, &mount_id, AT_EMPTY_PATH) < 0 &&
+        errno == EOVERFLOW;
+    if (!supported) {
+      if (config.inode_file_handles == FileHandleMode::kMandatory) {
+        return absl::FailedPreconditionError("the shared dir's filesystem has no file handles");
+      }
+      mount_fd.Reset();
+      config.inode_file_handles = FileHandleMode::kNever;
+    }
+  }
   auto inode = std::make_shared<Inode>(std::move(root), key, S_IFDIR, FdToken());
-  return std::unique_ptr<FileSystem>(
+  std::unique_ptr<FileSystem> fs(
       new FileSystem(std::move(inode), std::move(proc_self_fd), std::move(config)));
+  fs->mount_fd_ = std::move(mount_fd);
+  fs->root_mnt_id_ = key.mnt_id;
+  return fs;
 }
 
 FileSystem::FileSystem(std::shared_ptr<Inode> root, UniqueFd proc_self_fd, FsConfig config)
@@ -201,6 +222,10 @@ int FileSystem::EntryForFd(const Inode& parent, UniqueFd& fd, bool is_path, prot
       err = ENFILE;
       return nullptr;
     }
+    if (std::shared_ptr<Inode> node = HandleNode(fd.get(), key, st.stx_mode & S_IFMT, err)) {
+      return node;
+    }
+    if (err != 0) return nullptr;
     // The node keeps an O_PATH fd: the lookup's own, or a new one beside an open file.
     UniqueFd path_fd;
     if (is_path) {
@@ -225,6 +250,33 @@ int FileSystem::EntryForFd(const Inode& parent, UniqueFd& fd, bool is_path, prot
   return 0;
 }
 
+std::shared_ptr<Inode> FileSystem::HandleNode(int fd, const InodeKey& key, mode_t type,
+                                              int& err) const {
+  err = 0;
+  if (!mount_fd_.valid() || type == S_IFDIR || key.mnt_id != root_mnt_id_) return nullptr;
+  std::string handle(sizeof(file_handle) + MAX_HANDLE_SZ, '\0');
+  auto* fh = reinterpret_cast<file_handle*>(handle.data());
+  fh->handle_bytes = MAX_HANDLE_SZ;
+  int mount_id;
+  if (name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0) {
+    if (config_.inode_file_handles == FileHandleMode::kMandatory) err = errno;
+    return nullptr;
+  }
+  handle.resize(sizeof(file_handle) + fh->handle_bytes);
+  return std::make_shared<Inode>(UniqueFd(), key, type, FdToken(), std::move(handle));
+}
+
+int FileSystem::NodeFd(const Inode& inode, UniqueFd& temp) const {
+  if (inode.handle.empty()) return inode.fd.get();
+  std::string handle = inode.handle;  // open_by_handle_at() wants it writable.
+  {
+    ScopedRootFsIds root;
+    temp.Reset(open_by_handle_at(mount_fd_.get(), reinterpret_cast<file_handle*>(handle.data()),
+                                 O_PATH | O_CLOEXEC));
+  }
+  return temp.valid() ? temp.get() : -errno;
+}
+
 int FileSystem::MakeEntry(const Inode& parent, const char* name, proto::Entry* entry) {
   UniqueFd fd;
   if (int err = opener_.Open(parent.fd.get(), name, O_PATH, 0, fd)) return err;
@@ -235,8 +287,10 @@ int FileSystem::Reopen(const Inode& inode, int flags, UniqueFd& out) const {
   if (inode.type == S_IFDIR) {
     out.Reset(openat(inode.fd.get(), ".", (flags & ~O_ACCMODE) | O_DIRECTORY | O_CLOEXEC));
   } else if (inode.type == S_IFREG) {
-    out.Reset(
-        openat(proc_self_fd_.get(), FdName(inode.fd.get()).c_str(), flags | O_CLOEXEC | O_NOCTTY));
+    UniqueFd temp;
+    const int fd = NodeFd(inode, temp);
+    if (fd < 0) return -fd;
+    out.Reset(openat(proc_self_fd_.get(), FdName(fd).c_str(), flags | O_CLOEXEC | O_NOCTTY));
   } else {
     return EACCES;  // Device nodes, fifos, sockets, symlinks: never opened.
   }
@@ -273,8 +327,10 @@ void FileSystem::ClearMappedCapability(const Inode& inode) const {
   if (!mapped_capability_) return;
   // As the kernel clears security.capability itself when a file is written,
   // truncated or chowned: our remapped copy would otherwise survive (CVE-2021-20263).
-  if (EnterProcSelfFd() == 0) {
-    removexattr(FdName(inode.fd.get()).c_str(), mapped_capability_->c_str());
+  UniqueFd temp;
+  const int fd = NodeFd(inode, temp);
+  if (fd >= 0 && EnterProcSelfFd() == 0) {
+    removexattr(FdName(fd).c_str(), mapped_capability_->c_str());
   }
 }
 
@@ -310,7 +366,10 @@ int FileSystem::Getattr(const proto::Request& request, Response& response) {
   } else {
     std::shared_ptr<Inode> inode;
     if (int err = GetNode(r.node(), inode)) return err;
-    if (int err = StatFd(inode->fd.get(), st)) return err;
+    UniqueFd inode_temp;
+    const int inode_fd = NodeFd(*inode, inode_temp);
+    if (inode_fd < 0) return -inode_fd;
+    if (int err = StatFd(inode_fd, st)) return err;
   }
   FillAttr(st, MountId(st), response.reply.mutable_attr()->mutable_attr());
   return 0;
@@ -320,12 +379,15 @@ int FileSystem::Setattr(const proto::Request& request, Response& response) {
   const proto::SetattrRequest& r = request.setattr();
   std::shared_ptr<Inode> inode;
   if (int err = GetNode(r.node(), inode)) return err;
+  UniqueFd inode_temp;
+  const int inode_fd = NodeFd(*inode, inode_temp);
+  if (inode_fd < 0) return -inode_fd;
   std::shared_ptr<OpenHandle> handle;
   if (r.valid() & FATTR_FH) {
     if (int err = GetFile(r.handle(), handle)) return err;
   }
   const int fd = handle ? handle->fd.get() : -1;
-  const std::string proc_name = FdName(inode->fd.get());
+  const std::string proc_name = FdName(inode_fd);
   std::optional<ScopedDropFsetid> kill_suidgid;
   if (config_.killpriv_v2 && (r.valid() & FATTR_KILL_SUIDGID)) kill_suidgid.emplace();
 
@@ -342,7 +404,7 @@ int FileSystem::Setattr(const proto::Request& request, Response& response) {
   if (r.valid() & (FATTR_UID | FATTR_GID)) {
     const uid_t uid = (r.valid() & FATTR_UID) ? r.uid() : static_cast<uid_t>(-1);
     const gid_t gid = (r.valid() & FATTR_GID) ? r.gid() : static_cast<gid_t>(-1);
-    if (fchownat(inode->fd.get(), "", uid, gid, kAtEmptyNoFollow) < 0) return errno;
+    if (fchownat(inode_fd, "", uid, gid, kAtEmptyNoFollow) < 0) return errno;
     ClearMappedCapability(*inode);
   }
   if (r.valid() & FATTR_SIZE) {
@@ -367,11 +429,11 @@ int FileSystem::Setattr(const proto::Request& request, Response& response) {
     times[1].tv_nsec = (r.valid() & FATTR_MTIME_NOW) ? UTIME_NOW : r.mtime_nsec();
     if (!(r.valid() & FATTR_MTIME)) times[1].tv_nsec = UTIME_OMIT;
     const int result =
-        fd >= 0 ? futimens(fd, times) : utimensat(inode->fd.get(), "", times, kAtEmptyNoFollow);
+        fd >= 0 ? futimens(fd, times) : utimensat(inode_fd, "", times, kAtEmptyNoFollow);
     if (result < 0) return errno;
   }
   struct statx st;
-  if (int err = StatFd(inode->fd.get(), st)) return err;
+  if (int err = StatFd(inode_fd, st)) return err;
   FillAttr(st, MountId(st), response.reply.mutable_attr()->mutable_attr());
   return 0;
 }
@@ -379,9 +441,12 @@ int FileSystem::Setattr(const proto::Request& request, Response& response) {
 int FileSystem::Readlink(const proto::Request& request, Response& response) {
   std::shared_ptr<Inode> inode;
   if (int err = GetNode(request.readlink().node(), inode)) return err;
+  UniqueFd inode_temp;
+  const int inode_fd = NodeFd(*inode, inode_temp);
+  if (inode_fd < 0) return -inode_fd;
   if (inode->type != S_IFLNK) return EINVAL;
   std::string target(PATH_MAX, '\0');
-  const ssize_t n = readlinkat(inode->fd.get(), "", target.data(), target.size());
+  const ssize_t n = readlinkat(inode_fd, "", target.data(), target.size());
   if (n < 0) return errno;
   target.resize(n);
   response.reply.mutable_readlink()->set_target(std::move(target));
@@ -458,11 +523,14 @@ int FileSystem::Link(const proto::Request& request, Response& response) {
   if (int err = CheckEntryName(r.new_name())) return err;
   std::shared_ptr<Inode> inode, parent;
   if (int err = GetNode(r.node(), inode)) return err;
+  UniqueFd inode_temp;
+  const int inode_fd = NodeFd(*inode, inode_temp);
+  if (inode_fd < 0) return -inode_fd;
   if (int err = GetDir(r.new_parent(), parent)) return err;
   if (inode->type == S_IFDIR) return EPERM;  // As link(2) says for directories.
   // linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link does not.
-  if (linkat(proc_self_fd_.get(), FdName(inode->fd.get()).c_str(), parent->fd.get(),
-             r.new_name().c_str(), AT_SYMLINK_FOLLOW) < 0) {
+  if (linkat(proc_self_fd_.get(), FdName(inode_fd).c_str(), parent->fd.get(), r.new_name().c_str(),
+             AT_SYMLINK_FOLLOW) < 0) {
     return errno;
   }
   return MakeEntry(*parent, r.new_name().c_str(), response.reply.mutable_entry());
@@ -672,8 +740,11 @@ int FileSystem::Fsyncdir(const proto::Request& request, Response& response) {
 int FileSystem::Statfs(const proto::Request& request, Response& response) {
   std::shared_ptr<Inode> inode;
   if (int err = GetNode(request.statfs().node(), inode)) return err;
+  UniqueFd inode_temp;
+  const int inode_fd = NodeFd(*inode, inode_temp);
+  if (inode_fd < 0) return -inode_fd;
   struct statfs st;
-  if (fstatfs(inode->fd.get(), &st) < 0) return errno;
+  if (fstatfs(inode_fd, &st) < 0) return errno;
   proto::StatfsReply* reply = response.reply.mutable_statfs();
   reply->set_blocks(st.f_blocks);
   reply->set_bfree(st.f_bfree);
@@ -690,9 +761,12 @@ int FileSystem::Access(const proto::Request& request, Response& response) {
   const proto::AccessRequest& r = request.access();
   std::shared_ptr<Inode> inode;
   if (int err = GetNode(r.node(), inode)) return err;
+  UniqueFd inode_temp;
+  const int inode_fd = NodeFd(*inode, inode_temp);
+  if (inode_fd < 0) return -inode_fd;
   if (r.mask() & ~static_cast<uint32_t>(R_OK | W_OK | X_OK)) return EINVAL;
   // AT_EACCESS: check as the fsuid/fsgid this thread acts with.
-  if (syscall(SYS_faccessat2, inode->fd.get(), "", r.mask(), AT_EMPTY_PATH | AT_EACCESS) < 0) {
+  if (syscall(SYS_faccessat2, inode_fd, "", r.mask(), AT_EMPTY_PATH | AT_EACCESS) < 0) {
     return errno;
   }
   response.reply.mutable_empty();
@@ -725,10 +799,13 @@ int FileSystem::Setxattr(const proto::Request& request, Response& response) {
   if (r.value().size() > kXattrSizeMax) return E2BIG;
   std::shared_ptr<Inode> inode;
   if (int err = GetNode(r.node(), inode)) return err;
+  UniqueFd inode_temp;
+  const int inode_fd = NodeFd(*inode, inode_temp);
+  if (inode_fd < 0) return -inode_fd;
   std::optional<ScopedDropFsetid> kill_sgid;
   if (r.setxattr_flags() & FUSE_SETXATTR_ACL_KILL_SGID) kill_sgid.emplace();
   if (int err = EnterProcSelfFd()) return err;
-  if (setxattr(FdName(inode->fd.get()).c_str(), name.c_str(), r.value().data(), r.value().size(),
+  if (setxattr(FdName(inode_fd).c_str(), name.c_str(), r.value().data(), r.value().size(),
                static_cast<int>(r.flags())) < 0) {
     return errno;
   }
@@ -742,10 +819,12 @@ int FileSystem::Getxattr(const proto::Request& request, Response& response) {
   if (int err = HostXattrName(r.name(), name)) return err;
   std::shared_ptr<Inode> inode;
   if (int err = GetNode(r.node(), inode)) return err;
+  UniqueFd inode_temp;
+  const int inode_fd = NodeFd(*inode, inode_temp);
+  if (inode_fd < 0) return -inode_fd;
   std::string value(std::min(r.size(), kXattrSizeMax), '\0');
   if (int err = EnterProcSelfFd()) return err;
-  const ssize_t n =
-      getxattr(FdName(inode->fd.get()).c_str(), name.c_str(), value.data(), value.size());
+  const ssize_t n = getxattr(FdName(inode_fd).c_str(), name.c_str(), value.data(), value.size());
   if (n < 0) return errno;
   proto::XattrReply* reply = response.reply.mutable_xattr();
   reply->set_size(static_cast<uint32_t>(n));
@@ -761,10 +840,13 @@ int FileSystem::Listxattr(const proto::Request& request, Response& response) {
   if (!config_.xattr) return ENOSYS;
   std::shared_ptr<Inode> inode;
   if (int err = GetNode(r.node(), inode)) return err;
+  UniqueFd inode_temp;
+  const int inode_fd = NodeFd(*inode, inode_temp);
+  if (inode_fd < 0) return -inode_fd;
   if (int err = EnterProcSelfFd()) return err;
   // The whole host list: mapping changes names and sizes.
   std::string list(kXattrSizeMax, '\0');
-  const ssize_t n = listxattr(FdName(inode->fd.get()).c_str(), list.data(), list.size());
+  const ssize_t n = listxattr(FdName(inode_fd).c_str(), list.data(), list.size());
   if (n < 0) return errno;
   list.resize(n);
   std::string guest_list;
@@ -793,8 +875,11 @@ int FileSystem::Removexattr(const proto::Request& request, Response& response) {
   if (int err = HostXattrName(r.name(), name)) return err;
   std::shared_ptr<Inode> inode;
   if (int err = GetNode(r.node(), inode)) return err;
+  UniqueFd inode_temp;
+  const int inode_fd = NodeFd(*inode, inode_temp);
+  if (inode_fd < 0) return -inode_fd;
   if (int err = EnterProcSelfFd()) return err;
-  if (removexattr(FdName(inode->fd.get()).c_str(), name.c_str()) < 0) return errno;
+  if (removexattr(FdName(inode_fd).c_str(), name.c_str()) < 0) return errno;
   response.reply.mutable_empty();
   return 0;
 }

@@ -29,6 +29,7 @@
 #include "broker/fd_budget.h"
 #include "broker/handle_table.h"
 #include "broker/node_table.h"
+#include "broker/options.h"
 #include "broker/xattr_map.h"
 #include "common/unique_fd.h"
 #include "proto/broker.pb.h"
@@ -44,6 +45,9 @@ struct FsConfig {
   bool writeback = false;
   bool killpriv_v2 = false;
   bool preserve_noatime = false;
+  // prefer: file handles for non-directories on the share's own mount (no fd
+  // held), O_PATH fds elsewhere; mandatory: Create() fails without handle support.
+  FileHandleMode inode_file_handles = FileHandleMode::kNever;
   std::optional<XattrMap> xattrmap;
   // Fds held for nodes and handles at most; beyond it the guest gets ENFILE.
   int64_t fd_budget = 1 << 20;
@@ -139,6 +143,12 @@ class FileSystem {
   int EntryForFd(const Inode& parent, UniqueFd& fd, bool is_path, proto::Entry* entry,
                  std::shared_ptr<Inode>* inode);
   void FillAttr(const struct statx& st, uint64_t parent_mnt_id, proto::Attr* attr) const;
+  // The inode's O_PATH fd: its own, or one opened from its file handle into
+  // `temp`. Returns the fd, or -errno (ESTALE once the file is gone).
+  int NodeFd(const Inode& inode, UniqueFd& temp) const;
+  // The node for an O_PATH fd when it should be held as a file handle; nullptr
+  // to hold the fd (or when `err` is set).
+  std::shared_ptr<Inode> HandleNode(int fd, const InodeKey& key, mode_t type, int& err) const;
   // Opens a held inode anew (regular files and directories only) with `flags`.
   int Reopen(const Inode& inode, int flags, UniqueFd& out) const;
   // Open flags from the guest, masked by the allow-list and --writeback.
@@ -160,6 +170,10 @@ class FileSystem {
 
   const FsConfig config_;
   const UniqueFd proc_self_fd_;
+  // A readable fd of the share's mount for open_by_handle_at(); invalid when
+  // file handles are off.
+  UniqueFd mount_fd_;
+  uint64_t root_mnt_id_ = 0;
   const BeneathOpener opener_;
   std::optional<std::string> mapped_capability_;  // Host name of security.capability.
   FdBudget budget_;

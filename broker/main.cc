@@ -61,13 +61,10 @@ int Main(int argc, char** argv) {
     }
     config.xattrmap = *std::move(map);
   }
-  absl::StatusOr<uint64_t> capabilities = BrokerCapabilities(options.modcaps);
+  const bool file_handles = options.inode_file_handles != FileHandleMode::kNever;
+  absl::StatusOr<uint64_t> capabilities = BrokerCapabilities(options.modcaps, file_handles);
   if (!capabilities.ok()) {
     fprintf(stderr, "virtiofsd-broker: %s\n", std::string(capabilities.status().message()).c_str());
-    return 2;
-  }
-  if (options.inode_file_handles == FileHandleMode::kMandatory) {
-    fputs("virtiofsd-broker: --inode-file-handles=mandatory is not supported\n", stderr);
     return 2;
   }
   struct stat channel_stat;
@@ -82,9 +79,6 @@ int Main(int argc, char** argv) {
   }
   InitLogging("virtiofsd-broker", options.log_level, options.syslog);
   FrameSocket channel{UniqueFd(options.channel_fd)};
-  if (options.inode_file_handles == FileHandleMode::kPrefer) {
-    VFSD_LOG(kInfo, "file handles are not implemented; holding O_PATH fds");
-  }
   if (options.security_label) {
     VFSD_LOG(kWarn, "--security-label: the protocol carries no security context; ignored");
   }
@@ -109,6 +103,7 @@ int Main(int argc, char** argv) {
   config.writeback = options.writeback;
   config.killpriv_v2 = options.killpriv_v2;
   config.preserve_noatime = options.preserve_noatime;
+  config.inode_file_handles = options.inode_file_handles;
   config.fd_budget =
       static_cast<int64_t>(*nofile > 2 * kReservedFds ? *nofile - kReservedFds : *nofile / 2);
   absl::StatusOr<std::unique_ptr<FileSystem>> fs = FileSystem::Create(
@@ -118,7 +113,7 @@ int Main(int argc, char** argv) {
 
   if (absl::Status status = ApplyCapabilities(*capabilities); !status.ok()) return Fail(status);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Fail(ErrnoError(errno, "no_new_privs"));
-  if (absl::Status status = InstallSeccompPolicy(options.seccomp); !status.ok()) {
+  if (absl::Status status = InstallSeccompPolicy(options.seccomp, file_handles); !status.ok()) {
     return Fail(status);
   }
   VFSD_LOG(kInfo, "serving %s", options.shared_dir);

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -46,10 +47,17 @@ struct LockFile {
 };
 
 struct Inode {
-  Inode(UniqueFd fd, InodeKey key, mode_t type, FdToken token)
-      : fd(std::move(fd)), key(key), type(type), token(std::move(token)) {}
+  Inode(UniqueFd fd, InodeKey key, mode_t type, FdToken token, std::string handle = {})
+      : fd(std::move(fd)),
+        handle(std::move(handle)),
+        key(key),
+        type(type),
+        token(std::move(token)) {}
 
-  const UniqueFd fd;  // O_PATH | O_NOFOLLOW: never read, written or sent.
+  // O_PATH | O_NOFOLLOW: never read, written or sent. Invalid when `handle` is set.
+  const UniqueFd fd;
+  // A struct file_handle (--inode-file-handles): the inode without holding an fd.
+  const std::string handle;
   const InodeKey key;
   const mode_t type;  // S_IFMT bits; an inode never changes type.
   FdToken token;

@@ -124,7 +124,7 @@ absl::Status Check(int rc, const char* what) {
 
 }  // namespace
 
-absl::Status InstallSeccompPolicy(SeccompAction action) {
+absl::Status InstallSeccompPolicy(SeccompAction action, bool file_handles) {
   if (action == SeccompAction::kNone) return absl::OkStatus();
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return ErrnoError(errno, "no_new_privs");
   std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(DefaultAction(action)),
@@ -139,6 +139,11 @@ absl::Status InstallSeccompPolicy(SeccompAction action) {
     VFSD_RETURN_IF_ERROR(Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add"));
   }
 #endif
+  if (file_handles) {
+    for (int nr : {SCMP_SYS(name_to_handle_at), SCMP_SYS(open_by_handle_at)}) {
+      VFSD_RETURN_IF_ERROR(Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 0), "handle rules"));
+    }
+  }
   // Threads only: no new processes.
   VFSD_RETURN_IF_ERROR(
       Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,

@@ -2,7 +2,7 @@
 // make and nothing else, with argument filters where cheap (clone only for
 // threads, unshare only CLONE_FS, fcntl only the commands we use, ioctl only
 // TCGETS, tgkill only to our own threads). No socket(), connect(), execve(),
-// ptrace(), mount(), open_by_handle_at() at all.
+// ptrace(), mount() at all, and open_by_handle_at() only with file handles on.
 //
 // Installed after the sandbox and capabilities, before the first request; it
 // applies to every thread created afterwards (and, with TSYNC, to existing ones).
@@ -17,8 +17,9 @@ namespace virtiofsd {
 
 // Sets no_new_privs and loads the filter; a forbidden syscall then kills the
 // process (kKill), is logged and allowed (kLog), or raises SIGSYS (kTrap).
-// kNone loads nothing. Errors carry libseccomp's errno.
-absl::Status InstallSeccompPolicy(SeccompAction action);
+// kNone loads nothing. `file_handles` allows name_to_handle_at and
+// open_by_handle_at (--inode-file-handles). Errors carry libseccomp's errno.
+absl::Status InstallSeccompPolicy(SeccompAction action, bool file_handles = false);
 
 }  // namespace virtiofsd
 

@@ -55,6 +55,7 @@ std::unique_ptr<FileSystem> MakeFileSystem(const std::string& shared_dir, FsConf
 TestBroker::TestBroker(const std::string& shared_dir, FsConfig config, int threads, Mode mode) {
   auto pair = FrameSocket::CreatePair();
   if (!pair.ok()) abort();
+  if (mode == Mode::kFileHandles) config.inode_file_handles = FileHandleMode::kMandatory;
   if (mode == Mode::kForkedSeccomp) {
     child_ = fork();
     if (child_ == 0) {

@@ -54,6 +54,7 @@ class TestBroker {
   enum class Mode {
     kInProcess,      // Server threads in this process.
     kForkedSeccomp,  // A forked child serves under the broker's seccomp policy (kill).
+    kFileHandles,    // In this process, non-directories held as file handles (mandatory).
   };
 
   // Serves `shared_dir` with `config` on `threads` threads, and handshakes.
