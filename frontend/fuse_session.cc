@@ -273,6 +273,44 @@ void FuseSession::ForwardEntry(std::unique_ptr<Call> call, proto::Request reques
   });
 }
 
+void FuseSession::ForwardAttr(std::unique_ptr<Call> call, proto::Request request) {
+  Forward(std::move(call), std::move(request), [this](Call& call, BrokerResponse& response) {
+    fuse_attr_out out{};
+    out.attr_valid = timeout_;
+    out.attr = ToFuseAttr(response.reply.attr().attr());
+    call.Reply(0, {Bytes(out)});
+  });
+}
+
+void FuseSession::ForwardXattr(std::unique_ptr<Call> call, proto::Request request, bool size_only) {
+  Forward(std::move(call), std::move(request), [size_only](Call& call, BrokerResponse& response) {
+    const proto::XattrReply& xattr = response.reply.xattr();
+    if (!size_only) return call.Reply(0, {xattr.value()});
+    fuse_getxattr_out out{};
+    out.size = xattr.size();
+    call.Reply(0, {Bytes(out)});
+  });
+}
+
+fuse_open_out FuseSession::OpenOut(uint64_t handle, uint32_t broker_flags) const {
+  fuse_open_out out{};
+  out.fh = handle;
+  out.open_flags = broker_flags;
+  if (options_.cache == CachePolicy::kNever || options_.cache == CachePolicy::kMetadata) {
+    out.open_flags |= FOPEN_DIRECT_IO;
+  } else if (options_.cache == CachePolicy::kAlways) {
+    out.open_flags |= FOPEN_KEEP_CACHE;
+  }
+  return out;
+}
+
+void FuseSession::ReplyCreated(Call& call, BrokerResponse& response) {
+  const proto::CreateReply& create = response.reply.create();
+  open_files_.Insert(create.handle(), std::move(response.fd));
+  call.Reply(0, {Bytes(ToEntryOut(create.entry(), timeout_)),
+                 Bytes(OpenOut(create.handle(), create.open_flags()))});
+}
+
 void FuseSession::Init(std::unique_ptr<Call> call) {
   fuse_init_in in{};
   const size_t size = std::min(call->args.size(), sizeof(in));
@@ -375,12 +413,7 @@ void FuseSession::Getattr(std::unique_ptr<Call> call) {
   proto::Request request = NewRequest(*call);
   request.mutable_getattr()->set_node(call->in.nodeid);
   if (in.getattr_flags & FUSE_GETATTR_FH) request.mutable_getattr()->set_handle(in.fh);
-  Forward(std::move(call), std::move(request), [this](Call& call, BrokerResponse& response) {
-    fuse_attr_out out{};
-    out.attr_valid = timeout_;
-    out.attr = ToFuseAttr(response.reply.attr().attr());
-    call.Reply(0, {Bytes(out)});
-  });
+  ForwardAttr(std::move(call), std::move(request));
 }
 
 void FuseSession::Setattr(std::unique_ptr<Call> call) {
@@ -401,12 +434,7 @@ void FuseSession::Setattr(std::unique_ptr<Call> call) {
   setattr->set_mode(in.mode);
   setattr->set_uid(in.uid);
   setattr->set_gid(in.gid);
-  Forward(std::move(call), std::move(request), [this](Call& call, BrokerResponse& response) {
-    fuse_attr_out out{};
-    out.attr_valid = timeout_;
-    out.attr = ToFuseAttr(response.reply.attr().attr());
-    call.Reply(0, {Bytes(out)});
-  });
+  ForwardAttr(std::move(call), std::move(request));
 }
 
 void FuseSession::Readlink(std::unique_ptr<Call> call) {
@@ -530,15 +558,7 @@ void FuseSession::Open(std::unique_ptr<Call> call) {
   Forward(std::move(call), std::move(request), [this](Call& call, BrokerResponse& response) {
     const proto::OpenReply& open = response.reply.open();
     open_files_.Insert(open.handle(), std::move(response.fd));
-    fuse_open_out out{};
-    out.fh = open.handle();
-    out.open_flags = open.open_flags();
-    if (options_.cache == CachePolicy::kNever || options_.cache == CachePolicy::kMetadata) {
-      out.open_flags |= FOPEN_DIRECT_IO;
-    } else if (options_.cache == CachePolicy::kAlways) {
-      out.open_flags |= FOPEN_KEEP_CACHE;
-    }
-    call.Reply(0, {Bytes(out)});
+    call.Reply(0, {Bytes(OpenOut(open.handle(), open.open_flags()))});
   });
 }
 
@@ -555,17 +575,8 @@ void FuseSession::Create(std::unique_ptr<Call> call) {
   create->set_mode(in.mode);
   create->set_flags(in.flags);
   create->set_open_flags(in.open_flags);
-  Forward(std::move(call), std::move(request), [this](Call& call, BrokerResponse& response) {
-    const proto::CreateReply& create = response.reply.create();
-    open_files_.Insert(create.handle(), std::move(response.fd));
-    fuse_open_out open{};
-    open.fh = create.handle();
-    open.open_flags = create.open_flags();
-    if (options_.cache == CachePolicy::kNever || options_.cache == CachePolicy::kMetadata) {
-      open.open_flags |= FOPEN_DIRECT_IO;
-    }
-    call.Reply(0, {Bytes(ToEntryOut(create.entry(), timeout_)), Bytes(open)});
-  });
+  Forward(std::move(call), std::move(request),
+          [this](Call& call, BrokerResponse& response) { ReplyCreated(call, response); });
 }
 
 void FuseSession::Tmpfile(std::unique_ptr<Call> call) {
@@ -575,14 +586,8 @@ void FuseSession::Tmpfile(std::unique_ptr<Call> call) {
   request.mutable_tmpfile()->set_parent(call->in.nodeid);
   request.mutable_tmpfile()->set_mode(in.mode);
   request.mutable_tmpfile()->set_flags(in.flags);
-  Forward(std::move(call), std::move(request), [this](Call& call, BrokerResponse& response) {
-    const proto::CreateReply& create = response.reply.create();
-    open_files_.Insert(create.handle(), std::move(response.fd));
-    fuse_open_out open{};
-    open.fh = create.handle();
-    open.open_flags = create.open_flags();
-    call.Reply(0, {Bytes(ToEntryOut(create.entry(), timeout_)), Bytes(open)});
-  });
+  Forward(std::move(call), std::move(request),
+          [this](Call& call, BrokerResponse& response) { ReplyCreated(call, response); });
 }
 
 void FuseSession::RunIo(std::unique_ptr<Call> call, void (FuseSession::*io)(Call&)) {
@@ -794,13 +799,7 @@ void FuseSession::Getxattr(std::unique_ptr<Call> call) {
   request.mutable_getxattr()->set_name(std::string(*name));
   request.mutable_getxattr()->set_size(in.size);
   const bool size_only = in.size == 0;
-  Forward(std::move(call), std::move(request), [size_only](Call& call, BrokerResponse& response) {
-    const proto::XattrReply& xattr = response.reply.xattr();
-    if (!size_only) return call.Reply(0, {xattr.value()});
-    fuse_getxattr_out out{};
-    out.size = xattr.size();
-    call.Reply(0, {Bytes(out)});
-  });
+  ForwardXattr(std::move(call), std::move(request), size_only);
 }
 
 void FuseSession::Listxattr(std::unique_ptr<Call> call) {
@@ -810,13 +809,7 @@ void FuseSession::Listxattr(std::unique_ptr<Call> call) {
   request.mutable_listxattr()->set_node(call->in.nodeid);
   request.mutable_listxattr()->set_size(in.size);
   const bool size_only = in.size == 0;
-  Forward(std::move(call), std::move(request), [size_only](Call& call, BrokerResponse& response) {
-    const proto::XattrReply& xattr = response.reply.xattr();
-    if (!size_only) return call.Reply(0, {xattr.value()});
-    fuse_getxattr_out out{};
-    out.size = xattr.size();
-    call.Reply(0, {Bytes(out)});
-  });
+  ForwardXattr(std::move(call), std::move(request), size_only);
 }
 
 void FuseSession::Removexattr(std::unique_ptr<Call> call) {

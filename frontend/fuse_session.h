@@ -61,6 +61,13 @@ class FuseSession : public ChainHandler {
   // Forward() for operations whose reply is only an errno.
   void ForwardEmpty(std::unique_ptr<Call> call, proto::Request request);
   void ForwardEntry(std::unique_ptr<Call> call, proto::Request request);
+  void ForwardAttr(std::unique_ptr<Call> call, proto::Request request);
+  // Getxattr/Listxattr: the bytes, or only their size when the guest asked for it.
+  void ForwardXattr(std::unique_ptr<Call> call, proto::Request request, bool size_only);
+  // fuse_open_out for a file the broker opened, with the --cache policy's flags.
+  fuse_open_out OpenOut(uint64_t handle, uint32_t broker_flags) const;
+  // CREATE/TMPFILE: records the new file's fd and answers entry + open.
+  void ReplyCreated(Call& call, BrokerResponse& response);
   proto::Request NewRequest(const Call& call, uint32_t umask = 0) const;
 
   void Init(std::unique_ptr<Call> call);
