@@ -4,10 +4,14 @@
 // Tagged "local": Bazel's sandbox maps only root in its user namespace, and the
 // frontend becomes nobody (65534).
 
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -33,6 +37,7 @@ using ::testing::StartsWith;
 using ::virtiofsd::testing::Daemon;
 using ::virtiofsd::testing::MakeTempDir;
 using ::virtiofsd::testing::RemoveTempDir;
+using ::virtiofsd::testing::Runfile;
 
 // "Key:\tvalue" of /proc/PID/status.
 std::string ProcStatus(pid_t pid, const std::string& key) {
@@ -189,6 +194,93 @@ TEST_F(RealChildrenTest, BrokerRejectingItsCommandLineExitsTwo) {
   Daemon daemon(dir_, args_, env_);
   EXPECT_EQ(daemon.Wait(), 2) << daemon.Stderr();
   EXPECT_THAT(daemon.Stderr(), HasSubstr("broker exited with status 2"));
+}
+
+// Starts `virtiofsd args` as root of a new user namespace that maps ids
+// 0..65535 to host ids 100000..165535, as `lxc-usernsexec -m b:0:100000:65536`
+// (or podman unshare with a subuid range) would. stderr goes to `err`. Returns
+// the pid (the launcher's, the namespace's root). `launcher` must be reachable
+// by host uid 100000.
+pid_t SpawnInUserNamespace(const std::string& launcher, const std::vector<std::string>& args,
+                           const std::string& err) {
+  int ready[2], mapped[2];
+  if (pipe(ready) != 0 || pipe(mapped) != 0) return -1;
+  std::vector<std::string> argv_storage = {launcher};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : argv_storage) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    char byte = 0;
+    if (unshare(CLONE_NEWUSER) != 0 || write(ready[1], &byte, 1) != 1 ||
+        read(mapped[0], &byte, 1) != 1 || setresgid(0, 0, 0) != 0 || setgroups(0, nullptr) != 0 ||
+        setresuid(0, 0, 0) != 0) {
+      _exit(120);
+    }
+#ifdef __SANITIZE_ADDRESS__
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);  // as in SetUp()
+#endif
+    const int fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    dup2(fd, 2);
+    execv(argv[0], argv.data());
+    _exit(121);
+  }
+  char byte;
+  if (read(ready[0], &byte, 1) != 1) return pid;
+  for (const char* map : {"uid_map", "gid_map"}) {
+    std::ofstream("/proc/" + std::to_string(pid) + "/" + map) << "0 100000 65536\n";
+  }
+  (void)!write(mapped[1], &byte, 1);
+  for (int fd : {ready[0], ready[1], mapped[0], mapped[1]}) close(fd);
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
+  for (int i = 0; i < 2000; ++i) {
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+// Without root: the README's podman unshare / lxc-usernsexec modes, with the
+// sandbox modes that need no privilege outside the user namespace.
+TEST_F(RealChildrenTest, RunsAsRootOfAUserNamespace) {
+  ASSERT_EQ(chown(dir_.c_str(), 100000, 100000), 0);
+  ASSERT_EQ(chown(shared_.c_str(), 100000, 100000), 0);
+  // The runfiles live under root's home: install the three executables side by
+  // side where the namespace's root can reach them, as a package would.
+  const std::string bin = dir_ + "/bin";
+  ASSERT_EQ(mkdir(bin.c_str(), 0755), 0);
+  for (const char* path :
+       {"launcher/virtiofsd", "frontend/virtiofsd-frontend", "broker/virtiofsd-broker"}) {
+    const std::string name = std::filesystem::path(path).filename();
+    std::filesystem::copy_file(Runfile(path), bin + "/" + name);
+    ASSERT_EQ(chmod((bin + "/" + name).c_str(), 0755), 0);
+  }
+  for (const char* sandbox : {"chroot", "none"}) {
+    std::vector<std::string> args = args_;
+    args.push_back(std::string("--sandbox=") + sandbox);
+    const std::string err = dir_ + "/stderr";
+    const pid_t daemon = SpawnInUserNamespace(bin + "/virtiofsd", args, err);
+    ASSERT_GT(daemon, 0);
+    const pid_t frontend = WaitForProcess(daemon, "virtiofsd-frontend", Filtered);
+    ASSERT_GT(frontend, 0) << sandbox << ": " << testing::ReadFile(err);
+    ASSERT_GT(WaitForProcess(daemon, "virtiofsd-broker", Filtered), 0) << testing::ReadFile(err);
+    // nobody of the namespace is host uid 165534; the socket belongs to its root.
+    EXPECT_THAT(ProcStatus(frontend, "Uid"), StartsWith("165534\t"));
+    struct stat st;
+    ASSERT_EQ(lstat(socket_.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 100000u);
+    { UniqueFd vmm = Connect(); }
+    EXPECT_EQ(WaitExit(daemon), 0) << sandbox << ": " << testing::ReadFile(err);
+  }
 }
 
 }  // namespace
