@@ -18,7 +18,7 @@ BrokerClient::~BrokerClient() {
   receiver_.join();
 }
 
-absl::Status BrokerClient::Submit(proto::Request request, Done done) {
+absl::StatusOr<uint64_t> BrokerClient::Submit(proto::Request request, Done done) {
   if (IsOneWay(request.op_case()) || request.op_case() == proto::Request::OP_NOT_SET) {
     return absl::InvalidArgumentError("Submit() needs a request that gets a reply");
   }
@@ -32,20 +32,21 @@ absl::Status BrokerClient::Submit(proto::Request request, Done done) {
   }
   request.set_id(id);
   absl::Status sent = SendRequest(socket_, request);
-  if (sent.ok()) return sent;
+  if (sent.ok()) return id;
   absl::MutexLock lock(&mu_);
   // If the receiver already failed this request, `done` ran: report success, since
   // the caller will learn the error there.
-  return pending_.erase(id) == 1 ? sent : absl::OkStatus();
+  if (pending_.erase(id) == 1) return sent;
+  return id;
 }
 
 absl::StatusOr<BrokerResponse> BrokerClient::Call(proto::Request request) {
   absl::StatusOr<BrokerResponse> result;
   absl::Notification replied;
   VFSD_RETURN_IF_ERROR(Submit(std::move(request), [&](absl::StatusOr<BrokerResponse> response) {
-    result = std::move(response);
-    replied.Notify();
-  }));
+                         result = std::move(response);
+                         replied.Notify();
+                       }).status());
   replied.WaitForNotification();
   return result;
 }

@@ -43,10 +43,11 @@ class BrokerClient {
   BrokerClient(const BrokerClient&) = delete;
   BrokerClient& operator=(const BrokerClient&) = delete;
 
-  // Assigns `request` a fresh id and sends it. On success `done` will run exactly
-  // once; on error (the channel is down, the request is one-way or does not fit a
-  // frame) `done` never runs. Thread-safe.
-  absl::Status Submit(proto::Request request, Done done);
+  // Assigns `request` a fresh id and sends it; returns the id (an InterruptRequest
+  // can name it). On success `done` will run exactly once, possibly before Submit()
+  // returns; on error (the channel is down, the request is one-way or does not fit
+  // a frame) `done` never runs. Thread-safe.
+  absl::StatusOr<uint64_t> Submit(proto::Request request, Done done);
 
   // Submit() and wait for the reply. Must not be called from a `done` callback.
   absl::StatusOr<BrokerResponse> Call(proto::Request request);

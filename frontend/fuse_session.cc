@@ -247,10 +247,11 @@ proto::Request FuseSession::NewRequest(const Call& call, uint32_t umask) const {
   return request;
 }
 
-void FuseSession::Forward(std::unique_ptr<Call> call, proto::Request request, OnReply on_reply) {
+std::optional<uint64_t> FuseSession::Forward(std::unique_ptr<Call> call, proto::Request request,
+                                             OnReply on_reply) {
   // If Submit() fails, the callback (and the call it owns) is destroyed unrun, and
   // ~Call answers EIO.
-  absl::Status sent =
+  absl::StatusOr<uint64_t> sent =
       broker_.Submit(std::move(request), [call = std::move(call), on_reply = std::move(on_reply)](
                                              absl::StatusOr<BrokerResponse> response) mutable {
         if (!response.ok()) {
@@ -260,7 +261,11 @@ void FuseSession::Forward(std::unique_ptr<Call> call, proto::Request request, On
         if (response->reply.error() != 0) return call->ReplyError(response->reply.error());
         on_reply(*call, *response);
       });
-  if (!sent.ok()) VFSD_LOG(kError, "broker: %s", sent.message());
+  if (!sent.ok()) {
+    VFSD_LOG(kError, "broker: %s", sent.status().message());
+    return std::nullopt;
+  }
+  return *sent;
 }
 
 void FuseSession::ForwardEmpty(std::unique_ptr<Call> call, proto::Request request) {
@@ -330,6 +335,9 @@ void FuseSession::Init(std::unique_ptr<Call> call) {
   }
   uint64_t offered = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_ASYNC_DIO |
                      FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_INIT_EXT;
+  // The broker holds OFD locks per lock owner and flock()s, and waits without
+  // blocking other requests.
+  offered |= FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
   if (options_.cache == CachePolicy::kAuto) offered |= FUSE_AUTO_INVAL_DATA;
   if (options_.readdirplus) offered |= FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO;
   if (options_.writeback) offered |= FUSE_WRITEBACK_CACHE;
@@ -906,14 +914,47 @@ void FuseSession::Setlk(std::unique_ptr<Call> call) {
   setlk->mutable_lock()->set_end(in.lk.end);
   setlk->mutable_lock()->set_type(in.lk.type);
   setlk->mutable_lock()->set_pid(in.lk.pid);
-  setlk->set_wait(call->in.opcode == FUSE_SETLKW);
+  const bool wait = call->in.opcode == FUSE_SETLKW;
+  setlk->set_wait(wait);
   setlk->set_flock(in.lk_flags & FUSE_LK_FLOCK);
-  ForwardEmpty(std::move(call), std::move(request));
+  if (!wait) return ForwardEmpty(std::move(call), std::move(request));
+  // A waiting lock can be interrupted: remember which broker request serves it.
+  const uint64_t unique = call->in.unique;
+  std::optional<uint64_t> id =
+      Forward(std::move(call), std::move(request), [this, unique](Call& call, BrokerResponse&) {
+        LockWaitEnded(unique);
+        call.Reply(0);
+      });
+  if (id.has_value()) LockWaitStarted(unique, *id);
+}
+
+void FuseSession::LockWaitStarted(uint64_t unique, uint64_t broker_id) {
+  absl::MutexLock lock(&lock_waits_mu_);
+  // The reply may have come first (LockWaitEnded found nothing to remove).
+  if (lock_waits_ended_early_.erase(unique) == 0) lock_waits_[unique] = broker_id;
+}
+
+void FuseSession::LockWaitEnded(uint64_t unique) {
+  absl::MutexLock lock(&lock_waits_mu_);
+  if (lock_waits_.erase(unique) == 0) lock_waits_ended_early_.insert(unique);
 }
 
 void FuseSession::Interrupt(std::unique_ptr<Call> call) {
-  // Requests finish promptly (lock waits are not offered), so interrupts are
-  // ignored, as FUSE allows; INTERRUPT itself gets no reply.
+  // Only lock waits can take long; other requests finish on their own, so their
+  // interrupts are ignored, as FUSE allows. INTERRUPT itself gets no reply.
+  fuse_interrupt_in in;
+  if (call->Arg(in)) {
+    std::optional<uint64_t> target;
+    {
+      absl::MutexLock lock(&lock_waits_mu_);
+      if (auto it = lock_waits_.find(in.unique); it != lock_waits_.end()) target = it->second;
+    }
+    if (target.has_value()) {
+      proto::Request request;
+      request.mutable_interrupt()->set_target_id(*target);
+      (void)broker_.SendOneWay(std::move(request));
+    }
+  }
   call->NoReply();
 }
 

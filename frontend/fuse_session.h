@@ -20,9 +20,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
 #include "common/broker_client.h"
 #include "frontend/chain_io.h"
 #include "frontend/fuse_options.h"
@@ -57,7 +61,9 @@ class FuseSession : public ChainHandler {
 
   // Sends `request` for `call`; an error reply or a broken channel becomes the
   // call's errno; otherwise `on_reply` encodes the result.
-  void Forward(std::unique_ptr<Call> call, proto::Request request, OnReply on_reply);
+  // Returns the broker request id, or nullopt when it could not be sent.
+  std::optional<uint64_t> Forward(std::unique_ptr<Call> call, proto::Request request,
+                                  OnReply on_reply);
   // Forward() for operations whose reply is only an errno.
   void ForwardEmpty(std::unique_ptr<Call> call, proto::Request request);
   void ForwardEntry(std::unique_ptr<Call> call, proto::Request request);
@@ -116,6 +122,11 @@ class FuseSession : public ChainHandler {
   void Setlk(std::unique_ptr<Call> call);
   void Interrupt(std::unique_ptr<Call> call);
 
+  // SETLKW requests in flight, by FUSE unique, so an INTERRUPT can name them to the
+  // broker. The reply and the bookkeeping after Submit() may come in either order.
+  void LockWaitStarted(uint64_t unique, uint64_t broker_id);
+  void LockWaitEnded(uint64_t unique);
+
   BrokerClient& broker_;
   WorkerPool* const pool_;
   const FuseOptions options_;
@@ -123,6 +134,9 @@ class FuseSession : public ChainHandler {
   std::atomic<bool> initialized_{false};
   std::atomic<bool> setxattr_ext_{false};
   OpenFiles open_files_;
+  absl::Mutex lock_waits_mu_;
+  absl::flat_hash_map<uint64_t, uint64_t> lock_waits_ ABSL_GUARDED_BY(lock_waits_mu_);
+  absl::flat_hash_set<uint64_t> lock_waits_ended_early_ ABSL_GUARDED_BY(lock_waits_mu_);
 };
 
 }  // namespace virtiofsd

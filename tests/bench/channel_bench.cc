@@ -95,7 +95,7 @@ void Throughput(BrokerClient& client, bool with_fd, int depth, int iterations) {
       while (in_flight >= depth) changed.Wait(&mu);
       ++in_flight;
     }
-    absl::Status sent =
+    absl::StatusOr<uint64_t> sent =
         client.Submit(MakeRequest(with_fd, i + 1), [&](absl::StatusOr<BrokerResponse> response) {
           if (!response.ok()) exit(1);
           absl::MutexLock lock(&mu);

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_split.h"
 #include "broker/testing/test_broker.h"
 #include "common/status_matchers.h"
@@ -437,6 +438,66 @@ TEST_P(VirtiofsdTest, BadVhostUserMessagesGetFailuresAndServiceGoesOn) {
   EXPECT_THAT(driver_->SendAcked(999, "", {}, /*need_reply=*/true),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+}
+
+fuse_lk_in LockIn(uint64_t fh, uint64_t owner, uint32_t type) {
+  fuse_lk_in in{};
+  in.fh = fh;
+  in.owner = owner;
+  in.lk.start = 0;
+  in.lk.end = 99;
+  in.lk.type = type;
+  in.lk.pid = 42;
+  return in;
+}
+
+TEST_P(VirtiofsdTest, PosixLocksReallyLockAndWaitsCanBeInterrupted) {
+  EXPECT_TRUE(fuse_->init_out().flags & FUSE_POSIX_LOCKS);
+  ASSERT_OK_AND_ASSIGN(CreateReply file,
+                       fuse_->Create(FUSE_ROOT_ID, "locked", O_RDWR | O_CREAT, 0100644));
+  const uint64_t node = file.entry.nodeid, fh = file.open.fh;
+  ASSERT_OK_AND_ASSIGN(FuseReply locked,
+                       fuse_->Call(FUSE_SETLK, node, {AsBytes(LockIn(fh, 1, F_WRLCK))}, 0));
+  ASSERT_EQ(locked.error(), 0);
+
+  // The lock is real on the host: another open file description sees it.
+  const int host_fd = open(Host("locked").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(host_fd, 0);
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_len = 100;
+  ASSERT_EQ(fcntl(host_fd, F_OFD_GETLK, &probe), 0);
+  EXPECT_EQ(probe.l_type, F_WRLCK);
+  close(host_fd);
+
+  // Another owner sees the conflict and cannot take the lock.
+  ASSERT_OK_AND_ASSIGN(
+      FuseReply got,
+      fuse_->Call(FUSE_GETLK, node, {AsBytes(LockIn(fh, 2, F_WRLCK))}, sizeof(fuse_lk_out)));
+  ASSERT_EQ(got.error(), 0);
+  fuse_lk_out out;
+  memcpy(&out, got.body.data(), sizeof(out));
+  EXPECT_EQ(out.lk.type, static_cast<uint32_t>(F_WRLCK));
+  ASSERT_OK_AND_ASSIGN(FuseReply refused,
+                       fuse_->Call(FUSE_SETLK, node, {AsBytes(LockIn(fh, 2, F_WRLCK))}, 0));
+  EXPECT_EQ(refused.error(), EAGAIN);
+
+  // A waiting lock blocks nothing else, and INTERRUPT ends it with EINTR.
+  ASSERT_OK_AND_ASSIGN(uint64_t waiting,
+                       fuse_->Start(FUSE_SETLKW, node, {AsBytes(LockIn(fh, 2, F_WRLCK))}, 0));
+  EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+  // The broker ignores an interrupt for a wait it has not registered yet (as a
+  // kernel would resend it); give it time to, so the test does not depend on luck.
+  absl::SleepFor(absl::Milliseconds(100));
+  fuse_interrupt_in interrupt{waiting};
+  ASSERT_OK(fuse_->Start(FUSE_INTERRUPT, 0, {AsBytes(interrupt)}, std::nullopt).status());
+  ASSERT_OK_AND_ASSIGN(FuseReply ended, fuse_->Await(waiting));
+  EXPECT_EQ(ended.error(), EINTR);
+
+  ASSERT_OK_AND_ASSIGN(FuseReply unlocked,
+                       fuse_->Call(FUSE_SETLK, node, {AsBytes(LockIn(fh, 1, F_UNLCK))}, 0));
+  EXPECT_EQ(unlocked.error(), 0);
+  EXPECT_OK(fuse_->Release(node, fh));
 }
 
 TEST_P(VirtiofsdTest, ProcessesAreSplitAndConfined) {
