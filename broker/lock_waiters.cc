@@ -86,6 +86,10 @@ void LockWaiters::Run(uint64_t id, std::shared_ptr<Waiter> waiter, std::function
     if (it != waiters_.end() && it->second == waiter) waiters_.erase(it);
   }
   done(err);
+  // What the closures hold (open files, budget tokens) must go before the
+  // destructor can see this waiter finished and its owner be destroyed.
+  wait = nullptr;
+  done = nullptr;
   absl::MutexLock lock(&mu_);
   --running_;
 }
