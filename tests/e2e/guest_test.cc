@@ -283,6 +283,20 @@ TEST(RunGuestTest, FailsWhenTheDaemonCrashes) {
   EXPECT_THAT(log, HasSubstr("the daemon crashed or failed (exit 139)")) << log;
 }
 
+// Issue acceptance: the Rust virtiofsd README's example command line works verbatim
+// with our binary (paths aside).
+TEST(RunGuestTest, RustReadmeExampleServesTheGuest) {
+  const std::string guest_dir = Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest");
+  ASSERT_TRUE(Exists(guest_dir + "/vmlinuz")) << "no test guest: run tools/guest/prepare.sh";
+  const std::string ours = Env("VIRTIOFSD_E2E_OURS", Runfile("launcher/virtiofsd"));
+  std::string log;
+  EXPECT_EQ(RunGuestScript(ours + " --socket-path={socket} --shared-dir {dir} "
+                                  "--announce-submounts --inode-file-handles=mandatory",
+                           "tests/e2e/readme_example.sh", guest_dir, &log),
+            0)
+      << log;
+}
+
 TEST(RunGuestTest, MissingGuestSaysToRunPrepare) {
   std::string log;
   EXPECT_EQ(RunGuestScript("true", "tests/e2e/crash_trigger.sh", "/nonexistent", &log), 1);
