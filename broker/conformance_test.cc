@@ -1073,10 +1073,18 @@ TEST_P(ConformanceTest, NoFdLeaksAcrossAWorkload) {
 // with non-directories held as file handles instead of fds.
 INSTANTIATE_TEST_SUITE_P(Broker, ConformanceTest,
                          ::testing::Values(TestBroker::Mode::kInProcess,
-                                           TestBroker::Mode::kForkedSeccomp),
-                         [](const auto& info) {
-                           return info.param == TestBroker::Mode::kInProcess ? "InProcess"
-                                                                             : "Seccomp";
+                                           TestBroker::Mode::kForkedSeccomp,
+                                           TestBroker::Mode::kFileHandles),
+                         [](const auto& info) -> std::string {
+                           switch (info.param) {
+                             case TestBroker::Mode::kInProcess:
+                               return "InProcess";
+                             case TestBroker::Mode::kForkedSeccomp:
+                               return "Seccomp";
+                             case TestBroker::Mode::kFileHandles:
+                               break;
+                           }
+                           return "FileHandles";
                          });
 
 }  // namespace
