@@ -256,16 +256,18 @@ TEST_P(GuestTest, HostHoldsTheExpectedTree) {
 // The harness itself: a daemon that dies mid-run must fail the run (and promptly: QEMU is
 // stopped then, not at the timeout), and a missing guest must say how to make one.
 int RunGuestScript(const std::string& daemon, const std::string& script,
-                   const std::string& guest_dir, std::string* log) {
+                   const std::string& guest_dir, std::string* log,
+                   const std::string& extra_args = "") {
   const std::string tmp = Env("TEST_TMPDIR", "/tmp");
   static int runs = 0;
   const std::string share = absl::StrCat(tmp, "/harness-share-", ++runs);
   mkdir(share.c_str(), 0755);
   const std::string err = share + ".stderr";
-  const std::string command = absl::StrCat(
-      ShellQuote(Runfile("tools/guest/run_guest.sh")), " --daemon ", ShellQuote(daemon),
-      " --shared-dir ", ShellQuote(share), " --script ", ShellQuote(Runfile(script)),
-      " --guest-dir ", ShellQuote(guest_dir), " --timeout 300 >/dev/null 2>", ShellQuote(err));
+  const std::string command =
+      absl::StrCat(ShellQuote(Runfile("tools/guest/run_guest.sh")), " --daemon ",
+                   ShellQuote(daemon), " --shared-dir ", ShellQuote(share), " --script ",
+                   ShellQuote(Runfile(script)), " --guest-dir ", ShellQuote(guest_dir),
+                   " --timeout 300 ", extra_args, " >/dev/null 2>", ShellQuote(err));
   const int status = system(command.c_str());
   *log = ReadFile(err);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -293,6 +295,19 @@ TEST(RunGuestTest, RustReadmeExampleServesTheGuest) {
   EXPECT_EQ(RunGuestScript(ours + " --socket-path={socket} --shared-dir {dir} "
                                   "--announce-submounts --inode-file-handles=mandatory",
                            "tests/e2e/readme_example.sh", guest_dir, &log),
+            0)
+      << log;
+}
+
+// A guest that reboots: QEMU stops the rings and resets the device, the new kernel
+// negotiates from scratch and INITs again, and sees what the first boot wrote.
+TEST(RunGuestTest, GuestRebootIsServed) {
+  const std::string guest_dir = Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest");
+  ASSERT_TRUE(Exists(guest_dir + "/vmlinuz")) << "no test guest: run tools/guest/prepare.sh";
+  const std::string ours = Env("VIRTIOFSD_E2E_OURS", Runfile("launcher/virtiofsd"));
+  std::string log;
+  EXPECT_EQ(RunGuestScript(ours + " --socket-path={socket} --shared-dir={dir}",
+                           "tests/e2e/reboot.sh", guest_dir, &log, "--allow-reboot"),
             0)
       << log;
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Boots the test guest (tools/guest/prepare.sh) against a virtio-fs daemon and runs one script in it.
 #   run_guest.sh --daemon 'CMD with {socket} and {dir}' --shared-dir DIR --script FILE
-#                [--timeout SECONDS] [--log DIR] [--guest-dir DIR]
+#                [--timeout SECONDS] [--log DIR] [--guest-dir DIR] [--allow-reboot]
 # Starts the daemon (in its own process group), waits for its socket, boots QEMU (TCG) whose
 # guest mounts the share at /mnt and runs FILE there with busybox sh, then stops everything.
 # Prints the script's output on stdout and a summary on stderr. Exits 0 only if the script
 # exited 0 and the daemon did not crash (it may exit 0 on its own or end on our SIGTERM).
 # --log DIR keeps daemon.log, console.log (kernel + markers), guest.out; default: a temp dir.
+# --allow-reboot lets the guest reboot (QEMU resets the device; the daemon serves the next boot).
 # The guest kernel comes from --guest-dir, else $VIRTIOFSD_GUEST_DIR, else /var/cache/virtiofsd-guest.
 set -euo pipefail
 usage() {
@@ -14,7 +15,7 @@ usage() {
   exit 2
 }
 
-daemon='' share='' script='' timeout_s=300 logdir=''
+daemon='' share='' script='' timeout_s=300 logdir='' reboot_flag=-no-reboot
 guest_dir=${VIRTIOFSD_GUEST_DIR:-/var/cache/virtiofsd-guest}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,6 +25,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=$2 ;;
     --log) logdir=$2 ;;
     --guest-dir) guest_dir=$2 ;;
+    --allow-reboot) reboot_flag=''; shift; continue ;;
     *) usage ;;
   esac
   shift 2
@@ -89,7 +91,7 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp
   -device vhost-user-fs-pci,queue-size=1024,chardev=char0,tag=e2e \
   -kernel "$guest_dir/vmlinuz" -initrd "$work/initrd" \
   -append 'console=ttyS0 quiet loglevel=1 panic=-1' \
-  -display none -monitor none -no-reboot -nodefaults \
+  -display none -monitor none $reboot_flag -nodefaults \
   -serial "file:$logdir/console.log" -serial "file:$logdir/guest.out" \
   </dev/null >"$logdir/qemu.log" 2>&1 &
 qemu_pid=$!
