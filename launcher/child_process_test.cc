@@ -82,8 +82,13 @@ TEST_F(ChildProcessTest, TargetsMaySwapTheSourcesNumbers) {
   // Source of target 3 is the fd that will be 4 and vice versa: no clobbering.
   int pair[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
-  UniqueFd a(pair[0]), b(pair[1]);
-  UniqueFd listener = AbstractListener();
+  // Park everything far above 3 and 4, which the test then places by hand.
+  const auto high = [](int fd) {
+    UniqueFd low(fd);
+    return UniqueFd(fcntl(low.get(), F_DUPFD_CLOEXEC, 100));
+  };
+  UniqueFd a = high(pair[0]), b = high(pair[1]);
+  UniqueFd listener = high(AbstractListener().Release());
   if (fcntl(3, F_GETFD) != -1 || fcntl(4, F_GETFD) != -1) GTEST_SKIP() << "fds 3/4 in use";
   UniqueFd channel_at_4(dup3(a.get(), 4, O_CLOEXEC));
   UniqueFd listener_at_3(dup3(listener.get(), 3, O_CLOEXEC));
