@@ -108,6 +108,7 @@ const FileSystem::HandlerEntry FileSystem::kHandlers[] = {
     {Op::kSyncfs, &FileSystem::Syncfs, false},
     {Op::kGetlk, &FileSystem::Getlk, false},
     {Op::kSetlk, &FileSystem::Setlk, false},
+    {Op::kDestroy, &FileSystem::Destroy, false},
 };
 
 absl::StatusOr<std::unique_ptr<FileSystem>> FileSystem::Create(UniqueFd shared_dir,
@@ -353,6 +354,13 @@ int FileSystem::BatchForget(const proto::Request& request, Response&) {
   for (const proto::ForgetRequest& forget : request.batch_forget().forgets()) {
     nodes_.Forget(forget.node(), forget.nlookup());
   }
+  return 0;
+}
+
+int FileSystem::Destroy(const proto::Request&, Response& response) {
+  handles_.RemoveAll();
+  nodes_.ForgetAll();
+  response.reply.mutable_empty();
   return 0;
 }
 

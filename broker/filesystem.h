@@ -96,6 +96,7 @@ class FileSystem {
   int Lookup(const proto::Request& request, Response& response);
   int Forget(const proto::Request& request, Response& response);
   int BatchForget(const proto::Request& request, Response& response);
+  int Destroy(const proto::Request& request, Response& response);
   int Getattr(const proto::Request& request, Response& response);
   int Setattr(const proto::Request& request, Response& response);
   int Readlink(const proto::Request& request, Response& response);

@@ -21,6 +21,12 @@ std::shared_ptr<OpenHandle> HandleTable::Remove(uint64_t id) {
   return handle;
 }
 
+void HandleTable::RemoveAll() {
+  std::vector<std::shared_ptr<OpenHandle>> removed;  // Closed after the lock is released.
+  absl::MutexLock lock(&mu_);
+  removed = ids_.RemoveAll();
+}
+
 size_t HandleTable::size() const {
   absl::MutexLock lock(&mu_);
   return ids_.size();

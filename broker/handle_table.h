@@ -41,6 +41,8 @@ class HandleTable {
   std::shared_ptr<OpenHandle> Get(uint64_t id) const;
   // Removes and returns the handle (nullptr if none).
   std::shared_ptr<OpenHandle> Remove(uint64_t id);
+  // Removes every handle; each closes when its last in-flight user lets go.
+  void RemoveAll();
   size_t size() const;
 
  private:

@@ -18,7 +18,7 @@ template <typename T>
 class IdTable {
  public:
   // Slots below `first_slot` are never handed out (so ids 0.. stay unused or fixed).
-  explicit IdTable(uint32_t first_slot = 1) : slots_(first_slot) {}
+  explicit IdTable(uint32_t first_slot = 1) : first_slot_(first_slot), slots_(first_slot) {}
 
   // Stores `object`; returns its id. Generation starts at `generation` for new slots.
   uint64_t Add(std::shared_ptr<T> object, uint32_t generation = 1) {
@@ -61,6 +61,22 @@ class IdTable {
     return object;
   }
 
+  // Removes every object but the pinned ones; returns them, so the caller can let
+  // them go after unlocking. Their ids are stale from now on.
+  std::vector<std::shared_ptr<T>> RemoveAll() {
+    std::vector<std::shared_ptr<T>> removed;
+    for (uint32_t index = first_slot_; index < slots_.size(); ++index) {
+      Slot& slot = slots_[index];
+      if (slot.object == nullptr) continue;
+      removed.push_back(std::move(slot.object));
+      slot.object = nullptr;
+      ++slot.generation;
+      --count_;
+      free_.push_back(index);
+    }
+    return removed;
+  }
+
   size_t size() const { return count_; }
 
  private:
@@ -81,6 +97,7 @@ class IdTable {
     return &slot;
   }
 
+  const uint32_t first_slot_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   size_t count_ = 0;

@@ -32,6 +32,19 @@ void NodeTable::Forget(uint64_t id, uint64_t count) {
   }
 }
 
+void NodeTable::ForgetAll() {
+  std::vector<std::shared_ptr<Inode>> dropped;  // Closed after the lock is released.
+  absl::MutexLock lock(&mu_);
+  dropped = ids_.RemoveAll();
+  for (auto it = by_key_.begin(); it != by_key_.end();) {
+    if (it->second.id == kRootId) {
+      ++it;
+    } else {
+      by_key_.erase(it++);
+    }
+  }
+}
+
 size_t NodeTable::size() const {
   absl::MutexLock lock(&mu_);
   return ids_.size();

@@ -86,6 +86,10 @@ class NodeTable {
   // Drops up to `count` lookups (unknown ids and the root are ignored).
   void Forget(uint64_t id, uint64_t count);
 
+  // Drops every node but the root, whatever its lookup count (the guest's session
+  // ended).
+  void ForgetAll();
+
   // Nodes held, the root included.
   size_t size() const;
 

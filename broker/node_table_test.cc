@@ -53,6 +53,23 @@ TEST(NodeTableTest, ReusedSlotsGetANewGeneration) {
   EXPECT_NE(table.Get(b), nullptr);
 }
 
+TEST(NodeTableTest, ForgetAllKeepsOnlyTheRoot) {
+  NodeTable table(MakeInode(2));
+  const uint64_t a = table.LookupOrInsert(InodeKey{10, 1, 1}, [] { return MakeInode(10); });
+  table.LookupOrInsert(InodeKey{10, 1, 1}, [] { return MakeInode(10); });
+  const uint64_t b = table.LookupOrInsert(InodeKey{11, 1, 1}, [] { return MakeInode(11); });
+  table.ForgetAll();
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.Get(a), nullptr);
+  EXPECT_EQ(table.Get(b), nullptr);
+  EXPECT_NE(table.Get(NodeTable::kRootId), nullptr);
+  // The key is free again: a new lookup makes a new node with a new id.
+  const uint64_t again = table.LookupOrInsert(InodeKey{10, 1, 1}, [] { return MakeInode(10); });
+  EXPECT_NE(again, 0u);
+  EXPECT_NE(again, a);
+  EXPECT_NE(table.Get(again), nullptr);
+}
+
 TEST(NodeTableTest, ForgedIdsFindNothing) {
   NodeTable table(MakeInode(2));
   for (uint64_t id :

@@ -72,6 +72,7 @@ Result ExpectedResult(Op op) {
     case Op::kFallocate:
     case Op::kSyncfs:
     case Op::kSetlk:
+    case Op::kDestroy:
       return Result::kEmpty;
     case Op::kForget:
     case Op::kBatchForget:

@@ -357,8 +357,17 @@ void FuseSession::Init(std::unique_ptr<Call> call) {
   out.max_write = kMaxIoBytes;
   out.time_gran = 1;
   out.max_pages = kMaxIoBytes / 4096;
-  // A repeated INIT (a rebooted guest) starts a new session.
-  open_files_.Clear();
+  // A repeated INIT (a rebooted guest that sent no DESTROY) starts a new session.
+  if (initialized()) {
+    open_files_.Clear();
+    proto::Request destroy = NewRequest(*call);
+    destroy.mutable_destroy();
+    absl::StatusOr<BrokerResponse> reset = broker_.Call(std::move(destroy));
+    if (!reset.ok() || reset->reply.error() != 0) {
+      VFSD_LOG(kError, "broker did not end the previous session");
+      return call->ReplyError(EIO);
+    }
+  }
   setxattr_ext_.store(negotiated & FUSE_SETXATTR_EXT, std::memory_order_relaxed);
   initialized_.store(true, std::memory_order_release);
   VFSD_LOG(kInfo, "FUSE session up: guest protocol 7.%u, flags 0x%llx", in.minor,
@@ -369,7 +378,9 @@ void FuseSession::Init(std::unique_ptr<Call> call) {
 void FuseSession::Destroy(std::unique_ptr<Call> call) {
   open_files_.Clear();
   initialized_.store(false, std::memory_order_release);
-  call->Reply(0);
+  proto::Request request = NewRequest(*call);
+  request.mutable_destroy();
+  ForwardEmpty(std::move(call), std::move(request));
 }
 
 void FuseSession::Lookup(std::unique_ptr<Call> call) {

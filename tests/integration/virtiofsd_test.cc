@@ -20,8 +20,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "broker/testing/test_broker.h"
 #include "common/status_matchers.h"
 #include "frontend/fuse_session.h"
@@ -418,10 +418,21 @@ TEST_P(VirtiofsdTest, BatchForgetAndDestroy) {
   EXPECT_EQ(a.nodeid, again.nodeid);
   EXPECT_OK(fuse_->BatchForget({{a.nodeid, 2}}));
   EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out held, fuse_->Lookup(FUSE_ROOT_ID, "a"));
+  ASSERT_OK_AND_ASSIGN(CreateReply open,
+                       fuse_->Create(FUSE_ROOT_ID, "b", O_RDWR | O_CREAT, 0100644));
   EXPECT_OK(fuse_->Destroy());
-  // After DESTROY nothing but a new INIT is served.
+  // After DESTROY nothing but a new INIT is served, and the broker has let go of the
+  // old session's nodes and handles.
   EXPECT_THAT(fuse_->Getattr(FUSE_ROOT_ID), HasErrno(EIO));
   ASSERT_OK(fuse_->Init().status());
+  EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+  EXPECT_THAT(fuse_->Getattr(held.nodeid), HasErrno(ESTALE));
+  EXPECT_THAT(fuse_->Flush(open.entry.nodeid, open.open.fh), HasErrno(EBADF));
+  // A rebooted guest INITs again without a DESTROY: the same clean start.
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out before_reboot, fuse_->Lookup(FUSE_ROOT_ID, "a"));
+  ASSERT_OK(fuse_->Init().status());
+  EXPECT_THAT(fuse_->Getattr(before_reboot.nodeid), HasErrno(ESTALE));
   EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
 }
 
