@@ -81,13 +81,16 @@ absl::StatusOr<FrontendOptions> ParseFrontendOptions(const std::vector<std::stri
          return absl::OkStatus();
        }},
   };
+  // --xattr and --allow-direct-io come with the launcher's shared flags; the broker
+  // honours them and the frontend has nothing to do for them.
+  bool broker_only = false;
   const std::map<std::string, bool*, std::less<>> switches = {
       {"--writeback", &o.fuse.writeback},
-      {"--allow-direct-io", &o.fuse.allow_direct_io},
+      {"--allow-direct-io", &broker_only},
       {"--announce-submounts", &o.fuse.announce_submounts},
       {"--killpriv-v2", &o.fuse.killpriv_v2},
       {"--posix-acl", &o.fuse.posix_acl},
-      {"--xattr", &o.xattr},
+      {"--xattr", &broker_only},
       {"--allow-mmap", &o.fuse.allow_mmap},
       {"--syslog", &o.syslog},
   };

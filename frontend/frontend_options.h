@@ -28,7 +28,6 @@ struct FrontendOptions {
   std::string socket_path;  // --socket-path: bind one ourselves.
   std::string tag;
   FuseOptions fuse;
-  bool xattr = false;
   int thread_pool_size = 0;
   int request_queues = 1;
   SeccompAction seccomp = SeccompAction::kKill;

@@ -24,11 +24,9 @@ TEST(FrontendOptionsTest, ParsesEveryOption) {
   EXPECT_EQ(o.fuse.cache, CachePolicy::kAlways);
   EXPECT_TRUE(o.fuse.writeback);
   EXPECT_FALSE(o.fuse.readdirplus);
-  EXPECT_TRUE(o.fuse.allow_direct_io);
   EXPECT_TRUE(o.fuse.announce_submounts);
   EXPECT_TRUE(o.fuse.killpriv_v2);
   EXPECT_TRUE(o.fuse.posix_acl);
-  EXPECT_TRUE(o.xattr);
   EXPECT_TRUE(o.fuse.allow_mmap);
   EXPECT_EQ(o.thread_pool_size, 8);
   EXPECT_EQ(o.request_queues, 4);

@@ -20,7 +20,6 @@ struct FuseOptions {
   CachePolicy cache = CachePolicy::kAuto;
   bool writeback = false;
   bool readdirplus = true;
-  bool allow_direct_io = false;
   bool announce_submounts = false;
   bool killpriv_v2 = false;
   bool posix_acl = false;

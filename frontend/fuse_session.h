@@ -50,7 +50,6 @@ class FuseSession : public ChainHandler {
   void HandleChain(PendingChain chain) override;
 
   bool initialized() const { return initialized_.load(std::memory_order_acquire); }
-  size_t open_file_count() const { return open_files_.size(); }
 
  private:
   struct Call;

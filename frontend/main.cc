@@ -119,5 +119,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   virtiofsd::InitLogging("virtiofsd-frontend", options->log_level, options->syslog);
+  if (options->fuse.allow_mmap && options->fuse.cache == virtiofsd::CachePolicy::kNever) {
+    // FUSE_DIRECT_IO_ALLOW_MMAP is newer than the FUSE protocol (7.38) we build against.
+    VFSD_LOG(kWarn,
+             "--allow-mmap is accepted but not honoured: with --cache=never the "
+             "guest cannot mmap files");
+  }
   return virtiofsd::Run(*options);
 }

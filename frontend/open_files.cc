@@ -29,9 +29,4 @@ void OpenFiles::Clear() {
   files.swap(files_);
 }
 
-size_t OpenFiles::size() const {
-  absl::MutexLock lock(&mu_);
-  return files_.size();
-}
-
 }  // namespace virtiofsd

@@ -27,7 +27,6 @@ class OpenFiles {
   // Forgets `handle`; the fd closes when the last I/O using it ends.
   void Remove(uint64_t handle);
   void Clear();
-  size_t size() const;
 
  private:
   mutable absl::Mutex mu_;

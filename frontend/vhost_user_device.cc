@@ -301,8 +301,7 @@ absl::StatusOr<VhostUserDevice::Reply> VhostUserDevice::Handle(const Header& hea
       if (queue->enabled) {
         VFSD_RETURN_IF_ERROR(MaybeStart(state.index));
       } else {
-        queue->next_avail = queue->runner ? queue->runner->Stop() : queue->next_avail;
-        queue->runner.reset();
+        StopQueue(static_cast<int>(state.index));
       }
       return Reply{};
     }
