@@ -5,8 +5,6 @@
 // protocol or start-up failed, 2 for bad options.
 
 #include <errno.h>
-#include <grp.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,11 +14,11 @@
 #include <vector>
 
 #include "broker/capabilities.h"
+#include "broker/confinement.h"
 #include "broker/filesystem.h"
 #include "broker/nofile_limit.h"
 #include "broker/options.h"
 #include "broker/sandbox.h"
-#include "broker/seccomp_policy.h"
 #include "broker/server.h"
 #include "broker/xattr_map.h"
 #include "common/frame_socket.h"
@@ -85,14 +83,11 @@ int Main(int argc, char** argv) {
 
   absl::StatusOr<uint64_t> nofile = RaiseNofileLimit(options.rlimit_nofile);
   if (!nofile.ok()) return Fail(nofile.status());
-  // CVE-2022-0358: requests run with the caller's uid/gid and no other groups.
-  // Inside a user namespace whose setgroups is denied the groups cannot change
-  // (nor be used to gain access the namespace's owner lacks): go on, say so.
-  if (setgroups(0, nullptr) < 0) {
-    if (errno != EPERM) return Fail(ErrnoError(errno, "setgroups(0)"));
-    VFSD_LOG(kWarn, "cannot drop supplementary groups (setgroups denied here)");
+  if (absl::Status status = CheckConfinable(options); !status.ok()) {
+    fprintf(stderr, "virtiofsd-broker: %s\n", std::string(status.message()).c_str());
+    return 2;
   }
-  absl::StatusOr<SandboxFds> fds = EnterSandbox(options.sandbox, options.shared_dir);
+  absl::StatusOr<SandboxFds> fds = ConfineBroker(options, *capabilities);
   if (!fds.ok()) return Fail(fds.status());
 
   config.readonly = options.readonly;
@@ -110,12 +105,6 @@ int Main(int argc, char** argv) {
       std::move(fds->shared_dir), std::move(fds->proc_self_fd), std::move(config));
   if (!fs.ok()) return Fail(fs.status());
   Server server(channel, **fs, options.threads);
-
-  if (absl::Status status = ApplyCapabilities(*capabilities); !status.ok()) return Fail(status);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Fail(ErrnoError(errno, "no_new_privs"));
-  if (absl::Status status = InstallSeccompPolicy(options.seccomp, file_handles); !status.ok()) {
-    return Fail(status);
-  }
   VFSD_LOG(kInfo, "serving %s", options.shared_dir);
   absl::Status served = server.Run();
   if (!served.ok()) return 1;

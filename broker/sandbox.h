@@ -1,9 +1,11 @@
-// Confinement of the broker before it reads its first request:
+// The --sandbox part of the broker's confinement (the whole is confinement.h):
 //   namespace  new mount, pid, net, ipc and uts namespaces (and a user namespace
-//              when started without root), a private fresh /proc, then
+//              when started without root), a private /proc holding only our own
+//              /proc/PID (subset=pid), the share bind-mounted nodev,nosuid, then
 //              pivot_root into the shared dir: "/" is the share;
 //   chroot     chroot into the shared dir (for containers that made the
-//              namespaces already);
+//              namespaces already); /proc/self/fd is the host's, opened before,
+//              so this is no stronger than none (broker/README.md "Threat model");
 //   none       nothing (the broker's own checks still hold).
 // In every mode the broker keeps two fds: the shared dir and /proc/self/fd.
 
@@ -24,9 +26,10 @@ struct SandboxFds {
 };
 
 // Enters `mode` around `shared_dir`. In namespace mode the process forks (a new
-// pid namespace applies to children): the parent drops every capability, waits
-// and exits with the child's status, never returning; the child returns, as pid 1
-// of the new namespace. Errors carry the failing step and its errno.
+// pid namespace applies to children): the parent, without capabilities and
+// under a seccomp filter that allows only waiting and exiting, waits and exits
+// with the child's status, never returning; the child returns, as pid 1 of the
+// new namespace. Errors carry the failing step and its errno.
 absl::StatusOr<SandboxFds> EnterSandbox(SandboxMode mode, const std::string& shared_dir);
 
 }  // namespace virtiofsd

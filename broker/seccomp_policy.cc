@@ -176,4 +176,17 @@ absl::Status InstallSeccompPolicy(SeccompAction action, bool file_handles) {
   return Check(seccomp_load(f), "seccomp_load");
 }
 
+absl::Status InstallWaiterSeccompPolicy() {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return ErrnoError(errno, "no_new_privs");
+  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS),
+                                                       seccomp_release);
+  if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
+  for (int nr : {SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(restart_syscall),
+                 SCMP_SYS(rt_sigreturn), SCMP_SYS(wait4)}) {
+    VFSD_RETURN_IF_ERROR(
+        Check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add"));
+  }
+  return Check(seccomp_load(ctx.get()), "seccomp_load");
+}
+
 }  // namespace virtiofsd

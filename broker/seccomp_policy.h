@@ -21,6 +21,11 @@ namespace virtiofsd {
 // open_by_handle_at (--inode-file-handles). Errors carry libseccomp's errno.
 absl::Status InstallSeccompPolicy(SeccompAction action, bool file_handles = false);
 
+// The filter of the process that only waits for the namespaced broker (see
+// sandbox.h): wait4, exit and exit_group, nothing else (any other syscall kills
+// it), whatever --seccomp says. Sets no_new_privs.
+absl::Status InstallWaiterSeccompPolicy();
+
 }  // namespace virtiofsd
 
 #endif  // VIRTIOFSD_BROKER_SECCOMP_POLICY_H_
