@@ -5,15 +5,20 @@
 // closes, and 2 for bad options.
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,12 +39,15 @@ std::string BrokerPath() {
   return std::string(getenv("TEST_SRCDIR")) + "/virtiofsd/broker/virtiofsd-broker";
 }
 
-// Starts the broker with the child end of a SEQPACKET pair as fd 3.
-pid_t Spawn(const std::vector<std::string>& args, UniqueFd& client_end) {
+// Starts the broker with the child end of a SEQPACKET pair as fd 3, after
+// `prepare` (in the child) when given.
+pid_t Spawn(const std::vector<std::string>& args, UniqueFd& client_end,
+            void (*prepare)(const std::string&) = nullptr, const std::string& dir = "") {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) abort();
   const pid_t pid = fork();
   if (pid == 0) {
+    if (prepare != nullptr) prepare(dir);
     dup2(sv[1], 3);  // dup2 clears FD_CLOEXEC on 3.
     std::vector<char*> argv;
     std::string path = BrokerPath();
@@ -188,6 +196,12 @@ TEST_P(BrokerExecTest, ServesConfinedAndExitsWhenTheChannelCloses) {
 
     // Confinement as the kernel reports it.
     ASSERT_OK_AND_ASSIGN(uint64_t expected_caps, BrokerCapabilities({}));
+    // Outside namespace mode, CAP_MKNOD only where device nodes cannot be opened.
+    struct statvfs share_fs;
+    ASSERT_EQ(statvfs(tmp_.Path("share").c_str(), &share_fs), 0);
+    if (sandbox != "namespace" && (share_fs.f_flag & ST_NODEV) == 0) {
+      expected_caps &= ~(uint64_t{1} << CAP_MKNOD);
+    }
     std::map<std::string, std::string> status = Status(ServingPid(pid, sandbox));
     ASSERT_FALSE(status.empty());
     for (const char* set : {"CapEff", "CapPrm"}) {
@@ -224,6 +238,71 @@ TEST(BrokerExecOptionsTest, BadOptionsExitTwo) {
        }) {
     UniqueFd channel;
     EXPECT_EQ(WaitExit(Spawn(args, channel)), 2) << ::testing::PrintToString(args);
+  }
+}
+
+// A share that is a filesystem of its own (a tmpfs in the broker's mount
+// namespace) keeps file handles: non-directories are held as handles and
+// reopened with open_by_handle_at() under the real confinement.
+TEST(BrokerExecFileHandlesTest, ServesWithFileHandlesOnAFilesystemRoot) {
+  TempDir tmp;
+  for (const char* sandbox : {"namespace", "chroot", "none"}) {
+    UniqueFd channel;
+    const pid_t pid = Spawn(
+        {"--channel-fd=3", "--shared-dir=" + tmp.path(), std::string("--sandbox=") + sandbox,
+         "--inode-file-handles=mandatory", "--log-level=warn"},
+        channel,
+        [](const std::string& dir) {
+          if (unshare(CLONE_NEWNS) != 0 ||
+              mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+              mount("tmpfs", dir.c_str(), "tmpfs", 0, "mode=0755") != 0) {
+            _exit(125);
+          }
+        },
+        tmp.path());
+    auto client = std::make_unique<BrokerClient>(FrameSocket(std::move(channel)));
+    proto::Request request;
+    request.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
+    absl::StatusOr<BrokerResponse> response = client->Call(request);
+    if (!response.ok()) {
+      client.reset();
+      const int exit = WaitExit(pid);
+      if (exit == 125) GTEST_SKIP() << "cannot mount a tmpfs here";
+      FAIL() << sandbox << ": the broker exited " << exit;
+    }
+    request.Clear();
+    request.mutable_caller()->set_umask(022);
+    request.mutable_create()->set_parent(kRoot);
+    request.mutable_create()->set_name("f");
+    request.mutable_create()->set_flags(O_RDWR);
+    request.mutable_create()->set_mode(0644);
+    response = client->Call(request);
+    ASSERT_TRUE(response.ok()) << response.status();
+    ASSERT_EQ(response->reply.error(), 0) << sandbox;
+    const uint64_t node = response->reply.create().entry().node();
+    EXPECT_EQ(pwrite(response->fd.get(), "data", 4, 0), 4);
+    request.Clear();
+    request.mutable_caller()->set_umask(022);
+    request.mutable_open()->set_node(node);
+    response = client->Call(request);
+    ASSERT_TRUE(response.ok()) << response.status();
+    ASSERT_EQ(response->reply.error(), 0) << sandbox;
+    char buf[8] = {};
+    EXPECT_EQ(pread(response->fd.get(), buf, sizeof(buf), 0), 4) << sandbox;
+    client.reset();
+    EXPECT_EQ(WaitExit(pid), 0) << sandbox;
+  }
+}
+
+TEST(BrokerExecOptionsTest, FileHandlesOnAShareThatIsNotAFilesystemRootExitTwo) {
+  TempDir tmp;  // A directory, never a mount of its own.
+  for (const char* mode : {"prefer", "mandatory"}) {
+    UniqueFd channel;
+    EXPECT_EQ(WaitExit(Spawn({"--channel-fd=3", "--shared-dir=" + tmp.path(), "--sandbox=none",
+                              std::string("--inode-file-handles=") + mode},
+                             channel)),
+              2)
+        << mode;
   }
 }
 
