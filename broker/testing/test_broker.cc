@@ -4,11 +4,13 @@
 #include <ftw.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "broker/landlock.h"
 #include "broker/seccomp_policy.h"
 #include "gtest/gtest.h"
 
@@ -59,11 +61,16 @@ TestBroker::TestBroker(const std::string& shared_dir, FsConfig config, int threa
   if (mode == Mode::kForkedSeccomp) {
     child_ = fork();
     if (child_ == 0) {
-      // The broker as the executable runs it: filter on before the first request.
+      // The broker as the executable runs it: Landlock and the filter on before
+      // the first request.
       FrameSocket socket = std::move(pair->second);
       { FrameSocket unused = std::move(pair->first); }  // Close (not shut down) our copy.
       std::unique_ptr<FileSystem> fs = MakeFileSystem(shared_dir, std::move(config));
       Server server(socket, *fs, threads);
+      UniqueFd share(open(shared_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || !RestrictToShare(share.get()).ok()) {
+        _exit(3);
+      }
       if (!InstallSeccompPolicy(SeccompAction::kKill).ok()) _exit(3);
       _exit(server.Run().ok() ? 0 : 1);
     }

@@ -53,7 +53,7 @@ class TestBroker {
  public:
   enum class Mode {
     kInProcess,      // Server threads in this process.
-    kForkedSeccomp,  // A forked child serves under the broker's seccomp policy (kill).
+    kForkedSeccomp,  // A forked child serves under the broker's Landlock and seccomp (kill).
     kFileHandles,    // In this process, non-directories held as file handles (mandatory).
   };
 
