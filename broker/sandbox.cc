@@ -49,7 +49,12 @@ absl::Status WriteProcFile(const char* path, const std::string& text) {
 // The parent of the namespaced broker: holds nothing, can only wait and exit,
 // reports. A filter it cannot install ends it (and so the child, by PDEATHSIG).
 [[noreturn]] void WaitAndExit(pid_t child) {
-  if (!ApplyCapabilities(0).ok() || !InstallWaiterSeccompPolicy().ok()) _exit(1);
+  // Not dumpable: no process without CAP_SYS_PTRACE can ptrace it or read its
+  // memory, though it has no capability left.
+  if (!ApplyCapabilities(0).ok() || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+      !InstallWaiterSeccompPolicy().ok()) {
+    _exit(1);
+  }
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
