@@ -186,6 +186,12 @@ absl::Status InstallWaiterSeccompPolicy() {
     VFSD_RETURN_IF_ERROR(
         Check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add"));
   }
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  for (int nr : kSanitizerRuntime) {
+    VFSD_RETURN_IF_ERROR(
+        Check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add"));
+  }
+#endif
   return Check(seccomp_load(ctx.get()), "seccomp_load");
 }
 
