@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <thread>
@@ -87,6 +88,47 @@ TEST_P(ForbiddenSyscallTest, KillsTheProcess) {
 
 INSTANTIATE_TEST_SUITE_P(Table, ForbiddenSyscallTest, ::testing::ValuesIn(kForbidden),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// The namespace mode's waiting parent: every syscall but wait and exit kills it.
+class ForbiddenToTheWaiterTest : public ::testing::TestWithParam<Forbidden> {};
+
+TEST_P(ForbiddenToTheWaiterTest, KillsTheProcess) {
+  const Forbidden& f = GetParam();
+  EXPECT_EXIT(
+      {
+        if (!InstallWaiterSeccompPolicy().ok()) _exit(2);
+        syscall(f.nr, f.args[0], f.args[1], f.args[2], f.args[3], f.args[4], f.args[5]);
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSYS), "");
+}
+
+const Forbidden kForbiddenToTheWaiter[] = {
+    {"openat", SYS_openat, {AT_FDCWD, 0, 0, 0}},
+    {"read", SYS_read, {0, 0, 0}},
+    {"write", SYS_write, {2, 0, 0}},
+    {"kill", SYS_kill, {1, 0}},
+    {"mmap", SYS_mmap, {0, 4096, 0, 0x22, -1, 0}},
+    {"ptrace", SYS_ptrace, {PTRACE_TRACEME, 0, 0, 0}},
+    {"capset", SYS_capset, {0, 0}},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, ForbiddenToTheWaiterTest,
+                         ::testing::ValuesIn(kForbiddenToTheWaiter),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(WaiterSeccompPolicyTest, WaitsAndExits) {
+  EXPECT_EXIT(
+      {
+        const pid_t child = fork();
+        if (child == 0) _exit(7);
+        if (!InstallWaiterSeccompPolicy().ok()) _exit(2);
+        int status = 0;
+        if (waitpid(child, &status, 0) != child) _exit(3);
+        _exit(WEXITSTATUS(status));
+      },
+      ::testing::ExitedWithCode(7), "");
+}
 
 TEST(SeccompPolicyTest, TrapRaisesSigsys) {
   EXPECT_EXIT(
