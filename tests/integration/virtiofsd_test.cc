@@ -7,6 +7,7 @@
 #include <linux/fuse.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -534,6 +535,64 @@ TEST_P(VirtiofsdTest, ProcessesAreSplitAndConfined) {
   EXPECT_EQ(StatusField(serving[0], "NoNewPrivs"), "1");
   EXPECT_EQ(StatusField(serving[0], "CapBnd"), "0000000000000000");
   EXPECT_NE(StatusField(serving[0], "CapEff"), "000001ffffffffff");
+}
+
+// A hostile guest that keeps files open until something gives. The launcher
+// starts with a soft RLIMIT_NOFILE (256) below --rlimit-nofile (1024), as a
+// shell's 1024 is below the default million: both processes must run with the
+// one limit, so the guest meets the broker's fd budget (ENFILE for that OPEN)
+// and never a frontend that cannot receive an fd (which ended the channel, and
+// every request after it got EIO).
+TEST(HostileGuestTest, HoldingFilesOpenGetsEnfileAndTheMountLives) {
+  char dir_template[] = "/tmp/vfsd-nofile-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const std::string shared = dir + "/shared";
+  ASSERT_EQ(mkdir(shared.c_str(), 0755), 0);
+  std::ofstream(shared + "/f") << "data";
+  rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = {256, saved.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon =
+      Daemon::Start({.argv = {"launcher/virtiofsd", "--socket-path={socket}", "--shared-dir={dir}",
+                              "--rlimit-nofile=1024"},
+                     .socket_path = dir + "/vhost.sock",
+                     .shared_dir = shared,
+                     .log_path = dir + "/daemon.log"});
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_OK(daemon.status());
+  ASSERT_OK_AND_ASSIGN(auto driver, VhostUserFsDriver::Connect(dir + "/vhost.sock"));
+  FuseClient fuse(driver.get());
+  ASSERT_OK(fuse.Init().status());
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out file, fuse.Lookup(FUSE_ROOT_ID, "f"));
+
+  std::vector<uint64_t> handles;
+  absl::Status refused;
+  while (handles.size() < 2000) {
+    absl::StatusOr<fuse_open_out> opened = fuse.Open(file.nodeid, O_RDONLY);
+    if (!opened.ok()) {
+      refused = opened.status();
+      break;
+    }
+    handles.push_back(opened->fh);
+  }
+  EXPECT_THAT(refused, HasErrno(ENFILE)) << (*daemon)->Log();
+  EXPECT_GT(handles.size(), 256u);  // more than the launcher's own soft limit
+  // The mount lives: other requests are served, and a closed file makes room.
+  EXPECT_OK(fuse.Getattr(file.nodeid).status());
+  if (!handles.empty()) {
+    EXPECT_OK(fuse.Release(file.nodeid, handles.back()));
+    handles.pop_back();
+    ASSERT_OK_AND_ASSIGN(fuse_open_out again, fuse.Open(file.nodeid, O_RDONLY));
+    handles.push_back(again.fh);
+    ASSERT_OK_AND_ASSIGN(std::string read, fuse.Read(file.nodeid, again.fh, 0, 4));
+    EXPECT_EQ(read, "data");
+  }
+  for (uint64_t fh : handles) EXPECT_OK(fuse.Release(file.nodeid, fh));
+  driver.reset();
+  EXPECT_OK((*daemon)->Stop().status());
+  std::filesystem::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, VirtiofsdTest,
