@@ -519,7 +519,9 @@ TEST_P(VirtiofsdTest, ProcessesAreSplitAndConfined) {
   ASSERT_EQ(frontends.size(), 1u);
   ASSERT_EQ(brokers.size(), 1u);
   const pid_t frontend = frontends[0];
-  EXPECT_EQ(StatusField(frontend, "Uid"), "65534\t65534\t65534\t65534");
+  // Its own uid: --frontend-id-base (default 0x7f000000) + the launcher's pid.
+  const std::string id = std::to_string(0x7f000000 + daemon_->pid());
+  EXPECT_EQ(StatusField(frontend, "Uid"), absl::StrCat(id, "\t", id, "\t", id, "\t", id));
   EXPECT_EQ(StatusField(frontend, "Groups"), "");
   EXPECT_EQ(StatusField(frontend, "CapEff"), "0000000000000000");
   EXPECT_EQ(StatusField(frontend, "CapPrm"), "0000000000000000");
