@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "broker/testing/test_broker.h"
 #include "common/status_matchers.h"
+#include "common/testing/full_fd_table.h"
 #include "frontend/fuse_session.h"
 #include "frontend/vhost_user_device.h"
 #include "gmock/gmock.h"
@@ -595,6 +596,40 @@ TEST(HostileGuestTest, HoldingFilesOpenGetsEnfileAndTheMountLives) {
   driver.reset();
   EXPECT_OK((*daemon)->Stop().status());
   std::filesystem::remove_all(dir);
+}
+
+// The frontend's fd table is full when an OPEN reply arrives: that request gets
+// ENFILE and the real broker (its own process, under its seccomp filter) gets the
+// handle back, so its fd budget (8: the root, the file and 6 handles) is not spent
+// by the 20 replies the client could not take.
+TEST(LostFdTest, AReplyWhoseFdCannotBeReceivedGivesTheHandleBack) {
+  virtiofsd::testing::TempDir dir;
+  std::ofstream(dir.Path("f")) << "data";
+  FsConfig config;
+  config.fd_budget = 8;
+  virtiofsd::testing::TestBroker broker(dir.path(), config, 2,
+                                        virtiofsd::testing::TestBroker::Mode::kForkedSeccomp);
+  virtiofsd::testing::Result file = broker.Lookup(1, "f");
+  ASSERT_EQ(file.error, 0);
+  const uint64_t node = file.reply.entry().node();
+  // UBSan checks an object's dynamic type the first time it meets the type, by
+  // probing memory through a pipe, which a full fd table refuses (a false
+  // "invalid vptr"): one OPEN and RELEASE first, while fds are to be had.
+  {
+    virtiofsd::testing::Result warm = broker.Open(node, O_RDONLY);
+    ASSERT_EQ(warm.error, 0);
+    EXPECT_EQ(broker.Release(warm.reply.open().handle()).error, 0);
+  }
+  for (int i = 0; i < 20; ++i) {
+    ::virtiofsd::testing::FullFdTable full;
+    EXPECT_EQ(broker.Open(node, O_RDONLY).error, ENFILE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    virtiofsd::testing::Result opened = broker.Open(node, O_RDONLY);
+    ASSERT_EQ(opened.error, 0);
+    EXPECT_TRUE(opened.fd.valid());
+    EXPECT_EQ(broker.Release(opened.reply.open().handle()).error, 0);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, VirtiofsdTest,
