@@ -586,7 +586,7 @@ absl::Status Finish(ParseState& state) {
   if (o.rlimit_nofile == 0u) {
     notices.push_back(
         "'--rlimit-nofile=0' (leave the limit unchanged) is accepted but not honoured: the "
-        "broker raises RLIMIT_NOFILE to its default, capped below fs.file-max");
+        "launcher sets both processes' RLIMIT_NOFILE to the default, capped below fs.file-max");
   }
   if (state.migration_option) {
     notices.push_back(
