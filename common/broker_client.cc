@@ -1,5 +1,7 @@
 #include "common/broker_client.h"
 
+#include <errno.h>
+
 #include <utility>
 #include <vector>
 
@@ -28,7 +30,13 @@ absl::StatusOr<uint64_t> BrokerClient::Submit(proto::Request request, Done done)
     if (!broken_.ok()) return broken_;
     id = next_id_++;
     // Registered before sending: the reply may arrive before sendmsg returns.
-    pending_.emplace(id, Pending{request.op_case(), std::move(done)});
+    Pending& pending = pending_[id];
+    pending.op = request.op_case();
+    if (ExpectedResult(pending.op) == proto::Reply::kOpen ||
+        ExpectedResult(pending.op) == proto::Reply::kCreate) {
+      pending.caller = request.caller();
+    }
+    pending.done = std::move(done);
   }
   request.set_id(id);
   absl::Status sent = SendRequest(socket_, request);
@@ -77,10 +85,62 @@ size_t BrokerClient::PendingCount() {
   return pending_.size();
 }
 
+BrokerClient::Pending BrokerClient::TakePending(uint64_t id) {
+  Pending pending;
+  absl::MutexLock lock(&mu_);
+  auto it = pending_.find(id);
+  if (it != pending_.end()) {
+    pending = std::move(it->second);
+    pending_.erase(it);
+  }
+  return pending;
+}
+
+absl::Status BrokerClient::FailRequestThatLostItsFd(Frame& frame) {
+  VFSD_ASSIGN_OR_RETURN(proto::Reply reply, DecodeReplyThatLostItsFd(frame));
+  Pending pending = TakePending(reply.id());
+  if (pending.done == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("reply to unknown request ", reply.id()));
+  }
+  if (reply.result_case() != ExpectedResult(pending.op)) {
+    absl::Status mismatch = absl::InvalidArgumentError(
+        absl::StrCat("operation ", static_cast<int>(pending.op), " answered with result ",
+                     static_cast<int>(reply.result_case())));
+    std::move(pending.done)(absl::UnavailableError(mismatch.message()));
+    return mismatch;
+  }
+  VFSD_LOG(kWarn, "the fd of broker reply %d could not be received (fd table full): ENFILE",
+           reply.id());
+  const bool created = reply.has_create();
+  proto::Request release;
+  *release.mutable_caller() = std::move(pending.caller);
+  release.mutable_release()->set_handle(created ? reply.create().handle() : reply.open().handle());
+  // Its reply (or the channel's end) needs no action: the handle is gone either way.
+  (void)Submit(std::move(release), [](absl::StatusOr<BrokerResponse>) {});
+  if (created) {
+    proto::Request forget;
+    forget.mutable_forget()->set_node(reply.create().entry().node());
+    forget.mutable_forget()->set_nlookup(1);
+    (void)SendOneWay(std::move(forget));
+  }
+  BrokerResponse failed;
+  failed.reply.set_id(reply.id());
+  failed.reply.set_error(ENFILE);
+  std::move(pending.done)(std::move(failed));
+  return absl::OkStatus();
+}
+
 void BrokerClient::ReceiveLoop() {
   Frame frame;
   while (true) {
     absl::Status received = socket_.Receive(frame);
+    if (absl::IsResourceExhausted(received)) {
+      if (absl::Status failed = FailRequestThatLostItsFd(frame); !failed.ok()) {
+        Fail(absl::UnavailableError(absl::StrCat("broker sent a bad reply: ", failed.message())));
+        return;
+      }
+      continue;
+    }
     if (!received.ok()) {
       Fail(absl::UnavailableError(absl::StrCat("broker channel: ", received.message())));
       return;
@@ -91,17 +151,7 @@ void BrokerClient::ReceiveLoop() {
           absl::StrCat("broker sent a bad reply: ", response.status().message())));
       return;
     }
-    Pending pending;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = pending_.find(response->reply.id());
-      if (it == pending_.end()) {
-        pending.done = nullptr;
-      } else {
-        pending = std::move(it->second);
-        pending_.erase(it);
-      }
-    }
+    Pending pending = TakePending(response->reply.id());
     if (pending.done == nullptr) {
       Fail(absl::UnavailableError(
           absl::StrCat("broker replied to unknown request ", response->reply.id())));

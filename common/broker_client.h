@@ -12,6 +12,11 @@
 // (ExpectedResult()). Any protocol violation by the broker, or the broker going
 // away, ends the channel: every pending request fails with kUnavailable naming
 // the cause, and later calls fail at once. Nothing waits forever.
+//
+// A reply whose fd this process cannot receive (its fd table is full) fails only
+// its own request, with a reply of error ENFILE; the client then gives back what
+// the reply granted: a ReleaseRequest for its handle and, for a Create or Tmpfile
+// reply, a ForgetRequest for its node.
 
 #ifndef VIRTIOFSD_COMMON_BROKER_CLIENT_H_
 #define VIRTIOFSD_COMMON_BROKER_CLIENT_H_
@@ -64,10 +69,16 @@ class BrokerClient {
  private:
   struct Pending {
     proto::Request::OpCase op;
+    proto::Caller caller;  // whose handle a Release gives back, for fd-carrying ops
     Done done;
   };
 
   void ReceiveLoop();
+  // The pending request `id`, removed from the table; done is null if none.
+  Pending TakePending(uint64_t id);
+  // Fails the request that the fd-less reply in `frame` answers with ENFILE and
+  // releases what it granted. An error is a protocol violation.
+  absl::Status FailRequestThatLostItsFd(Frame& frame);
   // Marks the channel broken (first reason wins) and fails all pending requests.
   void Fail(absl::Status reason);
 

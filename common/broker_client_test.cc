@@ -13,6 +13,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "common/broker_wire.h"
 #include "common/status_matchers.h"
+#include "common/testing/full_fd_table.h"
 #include "common/testing/open_fds.h"
 #include "gtest/gtest.h"
 
@@ -227,6 +228,103 @@ TEST_F(BrokerClientTest, BlockedCallersWakeWhenTheBrokerDies) {
   for (auto& caller : callers) caller.join();
 }
 
+proto::Reply AttrReply(uint64_t id) {
+  proto::Reply reply;
+  reply.set_id(id);
+  reply.mutable_attr();
+  return reply;
+}
+
+// A reply whose fd cannot be received (the frontend's fd table is full) fails that
+// request with ENFILE; the channel stays up, and the client gives back what the
+// reply granted: the handle (RELEASE, as the caller) and a created node (FORGET).
+TEST_F(BrokerClientTest, ReplyWhoseFdCannotBeReceivedFailsOnlyItsRequest) {
+  const int file = memfd_create("file", MFD_CLOEXEC);
+  ASSERT_GE(file, 0);
+  std::vector<proto::Request> seen;  // only the broker thread touches it until joined
+  Start([&](FrameSocket& socket, const proto::Request& request) {
+    seen.push_back(request);
+    if (request.id() == 0) return;  // FORGET
+    proto::Reply reply;
+    reply.set_id(request.id());
+    int fd = -1;
+    if (request.has_open()) {
+      reply.mutable_open()->set_handle(70);
+      fd = file;
+    } else if (request.has_create()) {
+      reply.mutable_create()->set_handle(71);
+      reply.mutable_create()->mutable_entry()->set_node(81);
+      fd = file;
+    } else if (request.has_getattr()) {
+      reply.mutable_attr();
+    } else {
+      reply.mutable_empty();
+    }
+    ASSERT_OK(SendReply(socket, reply, fd));
+  });
+  proto::Request create;
+  create.mutable_caller()->set_uid(1000);
+  create.mutable_create()->set_parent(1);
+  create.mutable_create()->set_name("new");
+  // UBSan checks an object's dynamic type the first time it meets the type, by
+  // probing memory through a pipe, which a full fd table refuses (a false
+  // "invalid vptr"): one of each exchange first, while fds are to be had.
+  ASSERT_OK(client_->Call(Open(9)).status());
+  ASSERT_OK(client_->Call(create).status());
+  proto::Request release;
+  release.mutable_release()->set_handle(70);
+  ASSERT_OK(client_->Call(release).status());
+  proto::Request forget;
+  forget.mutable_forget()->set_node(81);
+  forget.mutable_forget()->set_nlookup(1);
+  ASSERT_OK(client_->SendOneWay(forget));
+  constexpr size_t kWarm = 4;
+  {
+    ::virtiofsd::testing::FullFdTable full;
+    ASSERT_OK_AND_ASSIGN(BrokerResponse opened, client_->Call(Open(9)));
+    EXPECT_EQ(opened.reply.error(), ENFILE);
+    EXPECT_FALSE(opened.fd.valid());
+    ASSERT_OK_AND_ASSIGN(BrokerResponse created, client_->Call(create));
+    EXPECT_EQ(created.reply.error(), ENFILE);
+  }
+  // The channel still serves; it is ordered after the RELEASE and FORGET frames.
+  ASSERT_OK_AND_ASSIGN(BrokerResponse attr, client_->Call(Getattr(1)));
+  EXPECT_EQ(attr.reply.error(), 0);
+  client_.reset();
+  broker_.reset();
+  close(file);
+  ASSERT_EQ(seen.size(), kWarm + 6);
+  EXPECT_TRUE(seen[kWarm + 1].has_release());
+  EXPECT_EQ(seen[kWarm + 1].release().handle(), 70u);
+  EXPECT_TRUE(seen[kWarm + 3].has_release());
+  EXPECT_EQ(seen[kWarm + 3].release().handle(), 71u);
+  EXPECT_EQ(seen[kWarm + 3].caller().uid(), 1000u);
+  EXPECT_TRUE(seen[kWarm + 4].has_forget());
+  EXPECT_EQ(seen[kWarm + 4].forget().node(), 81u);
+  EXPECT_EQ(seen[kWarm + 4].forget().nlookup(), 1u);
+  EXPECT_TRUE(seen[kWarm + 5].has_getattr());
+}
+
+// An fd lost on a reply that must carry none is still a protocol violation.
+TEST_F(BrokerClientTest, LostFdOnAReplyThatCarriesNoneEndsTheChannel) {
+  const int file = memfd_create("file", MFD_CLOEXEC);
+  ASSERT_GE(file, 0);
+  Start([&](FrameSocket& socket, const proto::Request& request) {
+    const int fds[] = {file};
+    (void)socket.Send(AttrReply(request.id()).SerializeAsString(), fds);
+  });
+  proto::Reply warm;  // see ReplyWhoseFdCannotBeReceivedFailsOnlyItsRequest
+  ASSERT_TRUE(warm.ParseFromString(AttrReply(4).SerializeAsString()));
+  {
+    ::virtiofsd::testing::FullFdTable full;
+    EXPECT_THAT(client_->Call(Getattr(5)), StatusIs(absl::StatusCode::kUnavailable));
+  }
+  EXPECT_THAT(client_->Call(Getattr(6)), StatusIs(absl::StatusCode::kUnavailable));
+  client_.reset();
+  broker_.reset();
+  close(file);
+}
+
 // Each hostile answer must fail the call, end the channel and leak nothing.
 struct HostileCase {
   const char* name;
@@ -247,13 +345,6 @@ void SendWithFds(FrameSocket& socket, const proto::Reply& reply, int count) {
   for (int i = 0; i < count; ++i) fds.push_back(open("/dev/null", O_RDONLY | O_CLOEXEC));
   (void)socket.Send(reply.SerializeAsString(), fds);
   for (int fd : fds) close(fd);
-}
-
-proto::Reply AttrReply(uint64_t id) {
-  proto::Reply reply;
-  reply.set_id(id);
-  reply.mutable_attr();
-  return reply;
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 
 namespace virtiofsd {
 namespace {
@@ -123,11 +124,11 @@ absl::StatusOr<proto::Request> DecodeRequest(Frame& frame) {
   return request;
 }
 
-absl::StatusOr<BrokerResponse> DecodeReply(Frame& frame) {
-  std::vector<UniqueFd> fds = std::move(frame.fds());
-  frame.fds().clear();
-  BrokerResponse response;
-  proto::Reply& reply = response.reply;
+namespace {
+
+// Parses a reply and checks everything but its fds.
+absl::StatusOr<proto::Reply> ParseReply(const Frame& frame) {
+  proto::Reply reply;
   if (!reply.ParseFromArray(frame.bytes().data(), static_cast<int>(frame.bytes().size()))) {
     return absl::InvalidArgumentError("unparsable reply");
   }
@@ -139,6 +140,17 @@ absl::StatusOr<BrokerResponse> DecodeReply(Frame& frame) {
     return absl::InvalidArgumentError(
         absl::StrCat("reply ", reply.id(), " must hold a result exactly when it succeeds"));
   }
+  return reply;
+}
+
+}  // namespace
+
+absl::StatusOr<BrokerResponse> DecodeReply(Frame& frame) {
+  std::vector<UniqueFd> fds = std::move(frame.fds());
+  frame.fds().clear();
+  BrokerResponse response;
+  VFSD_ASSIGN_OR_RETURN(response.reply, ParseReply(frame));
+  const proto::Reply& reply = response.reply;
   const size_t expected = ReplyFdCount(reply);
   if (fds.size() != expected) {
     return absl::InvalidArgumentError(
@@ -146,6 +158,16 @@ absl::StatusOr<BrokerResponse> DecodeReply(Frame& frame) {
   }
   if (expected == 1) response.fd = std::move(fds[0]);
   return response;
+}
+
+absl::StatusOr<proto::Reply> DecodeReplyThatLostItsFd(Frame& frame) {
+  frame.fds().clear();
+  VFSD_ASSIGN_OR_RETURN(proto::Reply reply, ParseReply(frame));
+  if (ReplyFdCount(reply) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reply ", reply.id(), " came with an fd it must not carry"));
+  }
+  return reply;
 }
 
 }  // namespace virtiofsd

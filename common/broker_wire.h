@@ -50,6 +50,13 @@ absl::StatusOr<proto::Request> DecodeRequest(Frame& frame);
 // moves into the response; on error every fd is closed.
 absl::StatusOr<BrokerResponse> DecodeReply(Frame& frame);
 
+// For a frame whose fd could not be received (FrameSocket::Receive() said
+// kResourceExhausted): parses and checks it as DecodeReply() does, and requires it
+// to be a reply that carries an fd (ReplyFdCount() 1), else kInvalidArgument. The
+// caller fails the request and gives back what the reply granted (see
+// BrokerClient).
+absl::StatusOr<proto::Reply> DecodeReplyThatLostItsFd(Frame& frame);
+
 }  // namespace virtiofsd
 
 #endif  // VIRTIOFSD_COMMON_BROKER_WIRE_H_

@@ -101,6 +101,13 @@ absl::Status FrameSocket::Receive(Frame& frame) {
   if (msg.msg_flags & MSG_TRUNC) {
     status =
         absl::InvalidArgumentError(absl::StrCat("frame longer than ", kMaxFrameBytes, " bytes"));
+  } else if ((msg.msg_flags & MSG_CTRUNC) && frame.fds_.size() < kMaxFdsPerFrame &&
+             !foreign_control) {
+    // The control buffer had room: the kernel stopped installing fds because it
+    // could not (a full fd table). The bytes are whole and stay readable.
+    frame.fds_.clear();
+    frame.size_ = static_cast<size_t>(received);
+    return ErrnoError(EMFILE, "receiving the fd that came with a frame");
   } else if (msg.msg_flags & MSG_CTRUNC) {
     status =
         absl::InvalidArgumentError(absl::StrCat("frame with more than ", kMaxFdsPerFrame, " fds"));

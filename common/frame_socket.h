@@ -71,6 +71,10 @@ class FrameSocket {
   //                      Shutdown() was called;
   //   kInvalidArgument   the frame was longer than kMaxFrameBytes, carried more than
   //                      kMaxFdsPerFrame fds or a control message other than fds;
+  //   kResourceExhausted (errno EMFILE) the frame arrived whole but the kernel
+  //                      could not install one of its fds (this process's fd table
+  //                      is full): `frame.bytes()` still holds the frame, so the
+  //                      caller can fail just the request it answers;
   //   other              the errno of recvmsg.
   absl::Status Receive(Frame& frame);
 

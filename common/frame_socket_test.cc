@@ -9,7 +9,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/status.h"
 #include "common/status_matchers.h"
+#include "common/testing/full_fd_table.h"
 #include "common/testing/open_fds.h"
 #include "gtest/gtest.h"
 
@@ -112,6 +114,27 @@ TEST_F(FrameSocketTest, TooManyFdsIsAnErrorAndNoneStayOpen) {
   EXPECT_THAT(receiver_->Receive(frame_), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_TRUE(frame_.fds().empty());
   EXPECT_EQ(OpenFds(), before);
+}
+
+// The kernel drops an fd it cannot install (MSG_CTRUNC): the frame's bytes still
+// arrive, so the caller can fail just the request the frame answers.
+TEST_F(FrameSocketTest, AnFdThatFindsTheTableFullIsExhaustionAndTheBytesArrive) {
+  const std::set<int> before = OpenFds();
+  std::vector<int> fds = OpenToSend(1);
+  ASSERT_OK(sender_->Send("reply", fds));
+  CloseSent(fds);
+  {
+    ::virtiofsd::testing::FullFdTable full;
+    absl::Status received = receiver_->Receive(frame_);
+    EXPECT_THAT(received, StatusIs(absl::StatusCode::kResourceExhausted));
+    EXPECT_EQ(ErrnoOf(received), EMFILE);
+    EXPECT_EQ(frame_.bytes(), "reply");
+    EXPECT_TRUE(frame_.fds().empty());
+  }
+  EXPECT_EQ(OpenFds(), before);
+  ASSERT_OK(sender_->Send("next"));
+  ASSERT_OK(receiver_->Receive(frame_));
+  EXPECT_EQ(frame_.bytes(), "next");
 }
 
 TEST_F(FrameSocketTest, OversizedFrameIsAnErrorAndTheNextFrameStillArrives) {

@@ -5,8 +5,10 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -69,11 +71,40 @@ absl::Status BecomeUnprivileged(uid_t uid, gid_t gid) {
   return absl::OkStatus();
 }
 
+absl::Status SetLimit(int resource, uint64_t value, const char* name) {
+  const rlimit limit = {value, value};
+  if (setrlimit(resource, &limit) != 0) return ErrnoError(errno, absl::StrCat(name, " ", value));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::Status ConfineFrontend(const FrontendOptions& options) {
+int FrontendThreadBound(const FrontendOptions& options) {
+  return 2 + (1 + options.request_queues) + options.thread_pool_size;
+}
+
+uint64_t FrontendProcessLimit(const FrontendOptions& options) {
+  uint64_t limit = FrontendThreadBound(options) + 1 + options.request_queues;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  limit += 4;  // the sanitizer runtime's own tasks (LeakSanitizer's tracer)
+#endif
+  return limit;
+}
+
+absl::StatusOr<FrontendSeccompFilter> ConfineFrontend(const FrontendOptions& options) {
+  // The filter names this process: build it before anything else can fail late.
+  VFSD_ASSIGN_OR_RETURN(FrontendSeccompFilter filter,
+                        FrontendSeccompFilter::Build(options.seccomp));
+  // The broker's limit too, so every fd its budget hands out can be received.
+  if (options.rlimit_nofile > 0) {
+    VFSD_RETURN_IF_ERROR(SetLimit(RLIMIT_NOFILE, options.rlimit_nofile, "RLIMIT_NOFILE"));
+  }
   if (geteuid() == 0) {
     VFSD_RETURN_IF_ERROR(EnterEmptyRoot());
+    // Counted per real uid: only meaningful when no other process has this one.
+    if (options.unique_ids) {
+      VFSD_RETURN_IF_ERROR(SetLimit(RLIMIT_NPROC, FrontendProcessLimit(options), "RLIMIT_NPROC"));
+    }
     VFSD_RETURN_IF_ERROR(BecomeUnprivileged(options.sandbox_uid, options.sandbox_gid));
   } else {
     VFSD_LOG(kWarn, "not started as root: the frontend keeps its namespaces and ids");
@@ -87,7 +118,15 @@ absl::Status ConfineFrontend(const FrontendOptions& options) {
   // contended (glibc's get_nprocs() opens a file): do it now, while open is allowed.
   (void)absl::base_internal::NumCPUs();
   (void)absl::base_internal::NominalCPUFrequency();
-  return InstallFrontendSeccomp(options.seccomp);
+  return filter;
+}
+
+void ExitOnStopSignals() {
+  struct sigaction action = {};
+  action.sa_handler = [](int signal) { _exit(128 + signal); };
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
 }
 
 }  // namespace virtiofsd

@@ -1,21 +1,41 @@
 // Confines the frontend process before it reads a single guest byte: private
-// mount, network, IPC and UTS namespaces with an empty read-only root, an
-// unprivileged uid/gid without supplementary groups, no capabilities (bounding set
-// cleared), no_new_privs, and the seccomp allow-list of seccomp_policy.h.
+// mount, network, IPC and UTS namespaces with an empty read-only root (the PID
+// namespace comes from the launcher), RLIMIT_NOFILE as the launcher says, an
+// unprivileged uid/gid without supplementary groups, RLIMIT_NPROC at the thread
+// bound when that uid is the instance's own, no capabilities (bounding set
+// cleared), no_new_privs; and the seccomp allow-list of seccomp_policy.h, built
+// here and put in force by the caller once the one vhost-user connection is
+// accepted (the filter allows no accept).
 //
 // Must run while the process is single-threaded (unshare(CLONE_NEWNS) requires
-// it). Started without root, the namespace and id steps are skipped (there is
-// nothing to drop) and the rest still applies.
+// it). Started without root, the namespace, id and RLIMIT_NPROC steps are skipped
+// (there is nothing to drop, and the uid is shared) and the rest still applies.
 
 #ifndef VIRTIOFSD_FRONTEND_CONFINEMENT_H_
 #define VIRTIOFSD_FRONTEND_CONFINEMENT_H_
 
-#include "absl/status/status.h"
+#include <cstdint>
+
+#include "absl/status/statusor.h"
 #include "frontend/frontend_options.h"
+#include "frontend/seccomp_policy.h"
 
 namespace virtiofsd {
 
-absl::Status ConfineFrontend(const FrontendOptions& options);
+// The most threads the frontend ever runs: main (the vhost-user device), the
+// broker client's receiver, one per queue (hiprio + request queues) and the pool.
+int FrontendThreadBound(const FrontendOptions& options);
+
+// RLIMIT_NPROC with --unique-ids: the bound, plus room for queue threads being
+// replaced (a joined thread is counted until the kernel has released it).
+uint64_t FrontendProcessLimit(const FrontendOptions& options);
+
+// Returns the seccomp filter to Install() once the connection is accepted.
+absl::StatusOr<FrontendSeccompFilter> ConfineFrontend(const FrontendOptions& options);
+
+// Stop signals end the process at once. The launcher's SIGTERM needs a handler:
+// as init of its PID namespace the frontend ignores signals it has none for.
+void ExitOnStopSignals();
 
 }  // namespace virtiofsd
 

@@ -73,6 +73,10 @@ absl::StatusOr<FrontendOptions> ParseFrontendOptions(const std::vector<std::stri
        [&](auto v) { return Number("--sandbox-uid", v, 0u, 0xfffffffeu, o.sandbox_uid); }},
       {"--sandbox-gid",
        [&](auto v) { return Number("--sandbox-gid", v, 0u, 0xfffffffeu, o.sandbox_gid); }},
+      {"--rlimit-nofile",
+       [&](auto v) {
+         return Number("--rlimit-nofile", v, uint64_t{1}, uint64_t{1} << 40, o.rlimit_nofile);
+       }},
       {"--log-level",
        [&](auto v) {
          auto level = ParseLogLevel(v);
@@ -93,6 +97,7 @@ absl::StatusOr<FrontendOptions> ParseFrontendOptions(const std::vector<std::stri
       {"--xattr", &broker_only},
       {"--allow-mmap", &o.fuse.allow_mmap},
       {"--syslog", &o.syslog},
+      {"--unique-ids", &o.unique_ids},
   };
   for (const std::string& arg : args) {
     const size_t eq = arg.find('=');

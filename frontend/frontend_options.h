@@ -6,7 +6,7 @@
 //       [--allow-direct-io] [--announce-submounts] [--killpriv-v2] [--posix-acl]
 //       [--xattr] [--allow-mmap] [--thread-pool-size=N] [--request-queues=N]
 //       [--seccomp=kill|log|trap|none] [--sandbox-uid=N] [--sandbox-gid=N]
-//       [--no-sandbox] [--log-level=LEVEL] [--syslog]
+//       [--unique-ids] [--rlimit-nofile=N] [--no-sandbox] [--log-level=LEVEL] [--syslog]
 
 #ifndef VIRTIOFSD_FRONTEND_FRONTEND_OPTIONS_H_
 #define VIRTIOFSD_FRONTEND_FRONTEND_OPTIONS_H_
@@ -35,6 +35,11 @@ struct FrontendOptions {
   // whether to confine at all (tests of the device alone may skip it).
   unsigned sandbox_uid = 65534;
   unsigned sandbox_gid = 65534;
+  // --unique-ids: no other process has these ids (the launcher gives each
+  // instance its own), so RLIMIT_NPROC can cap this process's threads.
+  bool unique_ids = false;
+  // --rlimit-nofile: RLIMIT_NOFILE to run with, the broker's too; 0 keeps it.
+  uint64_t rlimit_nofile = 0;
   bool sandbox = true;
   LogLevel log_level = LogLevel::kInfo;
   bool syslog = false;

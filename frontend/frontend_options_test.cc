@@ -10,14 +10,27 @@ using ::virtiofsd::testing::IsOk;
 using ::virtiofsd::testing::StatusIs;
 
 TEST(FrontendOptionsTest, ParsesEveryOption) {
-  ASSERT_OK_AND_ASSIGN(
-      FrontendOptions o,
-      ParseFrontendOptions({"--channel-fd=3", "--fd=4", "--tag=myfs", "--cache=always",
-                            "--writeback", "--no-readdirplus", "--allow-direct-io",
-                            "--announce-submounts", "--killpriv-v2", "--posix-acl", "--xattr",
-                            "--allow-mmap", "--thread-pool-size=8", "--request-queues=4",
-                            "--seccomp=log", "--sandbox-uid=1234", "--sandbox-gid=5678",
-                            "--log-level=debug", "--syslog"}));
+  ASSERT_OK_AND_ASSIGN(FrontendOptions o, ParseFrontendOptions({"--channel-fd=3",
+                                                                "--fd=4",
+                                                                "--tag=myfs",
+                                                                "--cache=always",
+                                                                "--writeback",
+                                                                "--no-readdirplus",
+                                                                "--allow-direct-io",
+                                                                "--announce-submounts",
+                                                                "--killpriv-v2",
+                                                                "--posix-acl",
+                                                                "--xattr",
+                                                                "--allow-mmap",
+                                                                "--thread-pool-size=8",
+                                                                "--request-queues=4",
+                                                                "--seccomp=log",
+                                                                "--sandbox-uid=1234",
+                                                                "--sandbox-gid=5678",
+                                                                "--unique-ids",
+                                                                "--rlimit-nofile=4096",
+                                                                "--log-level=debug",
+                                                                "--syslog"}));
   EXPECT_EQ(o.channel_fd, 3);
   EXPECT_EQ(o.listen_fd, 4);
   EXPECT_EQ(o.tag, "myfs");
@@ -33,6 +46,8 @@ TEST(FrontendOptionsTest, ParsesEveryOption) {
   EXPECT_EQ(o.seccomp, SeccompAction::kLog);
   EXPECT_EQ(o.sandbox_uid, 1234u);
   EXPECT_EQ(o.sandbox_gid, 5678u);
+  EXPECT_TRUE(o.unique_ids);
+  EXPECT_EQ(o.rlimit_nofile, 4096u);
   EXPECT_EQ(o.log_level, LogLevel::kDebug);
   EXPECT_TRUE(o.syslog);
   EXPECT_TRUE(o.sandbox);
@@ -44,6 +59,8 @@ TEST(FrontendOptionsTest, DefaultsAreSafe) {
   EXPECT_EQ(o.seccomp, SeccompAction::kKill);
   EXPECT_TRUE(o.sandbox);
   EXPECT_EQ(o.sandbox_uid, 65534u);
+  EXPECT_FALSE(o.unique_ids);
+  EXPECT_EQ(o.rlimit_nofile, 0u);
   EXPECT_EQ(o.fuse.cache, CachePolicy::kAuto);
   EXPECT_TRUE(o.fuse.readdirplus);
 }
@@ -77,6 +94,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "--tag"},
         BadCase{{"--channel-fd=3", "--fd=4", "--request-queues=0"}, "--request-queues"},
         BadCase{{"--channel-fd=3", "--fd=4", "--bogus"}, "--bogus"},
+        BadCase{{"--channel-fd=3", "--fd=4", "--rlimit-nofile=0"}, "--rlimit-nofile"},
         BadCase{{"--channel-fd=3", "--fd=4", "--xattr=1"}, "--xattr"},
         BadCase{{"--channel-fd=3", "--fd=4", "--cache"}, "--cache"}));
 

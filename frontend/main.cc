@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,11 +74,14 @@ int Run(const FrontendOptions& options) {
     }
     listener = *std::move(bound);
   }
+  std::optional<FrontendSeccompFilter> filter;
   if (options.sandbox) {
-    if (absl::Status confined = ConfineFrontend(options); !confined.ok()) {
-      VFSD_LOG(kError, "cannot confine the frontend: %s", confined.ToString());
+    absl::StatusOr<FrontendSeccompFilter> confined = ConfineFrontend(options);
+    if (!confined.ok()) {
+      VFSD_LOG(kError, "cannot confine the frontend: %s", confined.status().ToString());
       return 1;
     }
+    filter = *std::move(confined);
   }
   BrokerClient broker{FrameSocket(std::move(channel))};
   if (absl::Status status = Handshake(broker); !status.ok()) {
@@ -94,6 +98,13 @@ int Run(const FrontendOptions& options) {
     return 1;
   }
   listener.Reset();  // One front-end per daemon, as with the Rust virtiofsd.
+  // Nothing from the front-end has been read yet; from here on no accept is allowed.
+  if (filter.has_value()) {
+    if (absl::Status installed = filter->Install(); !installed.ok()) {
+      VFSD_LOG(kError, "cannot confine the frontend: %s", installed.ToString());
+      return 1;
+    }
+  }
   VFSD_LOG(kInfo, "front-end connected");
   std::unique_ptr<WorkerPool> pool;
   if (options.thread_pool_size > 0) pool = std::make_unique<WorkerPool>(options.thread_pool_size);
@@ -119,6 +130,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   virtiofsd::InitLogging("virtiofsd-frontend", options->log_level, options->syslog);
+  virtiofsd::ExitOnStopSignals();
   if (options->fuse.allow_mmap && options->fuse.cache == virtiofsd::CachePolicy::kNever) {
     // FUSE_DIRECT_IO_ALLOW_MMAP is newer than the FUSE protocol (7.38) we build against.
     VFSD_LOG(kWarn,

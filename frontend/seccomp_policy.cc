@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <unistd.h>
 
 #include <memory>
 
@@ -14,7 +15,6 @@ namespace {
 
 // One syscall a line, alphabetical; a comment on every surprising entry.
 constexpr int kAllowed[] = {
-    SCMP_SYS(accept4),  // The one vhost-user connection.
     SCMP_SYS(brk),
     SCMP_SYS(clock_gettime),
     SCMP_SYS(clock_nanosleep),
@@ -61,7 +61,6 @@ constexpr int kAllowed[] = {
     SCMP_SYS(set_robust_list),
     SCMP_SYS(shutdown),  // Ending the broker channel.
     SCMP_SYS(sigaltstack),
-    SCMP_SYS(tgkill),  // abort() on a fatal error.
     SCMP_SYS(write),
     SCMP_SYS(writev),
 };
@@ -89,10 +88,9 @@ uint32_t DefaultAction(SeccompAction action) {
 
 }  // namespace
 
-absl::Status InstallFrontendSeccomp(SeccompAction action) {
-  if (action == SeccompAction::kNone) return absl::OkStatus();
-  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(DefaultAction(action)),
-                                                       seccomp_release);
+absl::StatusOr<FrontendSeccompFilter> FrontendSeccompFilter::Build(SeccompAction action) {
+  if (action == SeccompAction::kNone) return FrontendSeccompFilter(nullptr);
+  std::shared_ptr<void> ctx(seccomp_init(DefaultAction(action)), seccomp_release);
   if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
   for (int syscall : kAllowed) {
     if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, syscall, 0); rc != 0) {
@@ -116,6 +114,12 @@ absl::Status InstallFrontendSeccomp(SeccompAction action) {
   if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0); rc != 0) {
     return ErrnoError(-rc, "seccomp_rule_add(clone3)");
   }
+  // abort() on a fatal error signals its own thread; no other process.
+  if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                                SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(getpid())));
+      rc != 0) {
+    return ErrnoError(-rc, "seccomp_rule_add(tgkill)");
+  }
   // glibc's fstat() is newfstatat(fd, "", buf, AT_EMPTY_PATH): allow only calls with
   // AT_EMPTY_PATH (a path given anyway resolves in the empty root).
   if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
@@ -135,8 +139,19 @@ absl::Status InstallFrontendSeccomp(SeccompAction action) {
   if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1); rc != 0) {
     return ErrnoError(-rc, "seccomp TSYNC");
   }
-  if (int rc = seccomp_load(ctx.get()); rc != 0) return ErrnoError(-rc, "seccomp_load");
+  return FrontendSeccompFilter(std::move(ctx));
+}
+
+absl::Status FrontendSeccompFilter::Install() {
+  if (context_ == nullptr) return absl::OkStatus();
+  if (int rc = seccomp_load(context_.get()); rc != 0) return ErrnoError(-rc, "seccomp_load");
+  context_.reset();
   return absl::OkStatus();
+}
+
+absl::Status InstallFrontendSeccomp(SeccompAction action) {
+  VFSD_ASSIGN_OR_RETURN(FrontendSeccompFilter filter, FrontendSeccompFilter::Build(action));
+  return filter.Install();
 }
 
 }  // namespace virtiofsd

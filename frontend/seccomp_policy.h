@@ -1,18 +1,38 @@
 // The frontend's seccomp allow-list: what moving bytes between sockets, eventfds,
-// guest memory and donated file fds needs, and nothing that names a path or makes
-// a socket. execve, socket, connect and every other unlisted call kill the process;
-// open/openat/openat2 fail with EACCES (glibc opens files lazily and copes).
+// guest memory and donated file fds needs, and nothing that names a path, makes
+// a socket or accepts a connection. execve, socket, connect, accept and every
+// other unlisted call kill the process; tgkill reaches only this process's own
+// threads; open/openat/openat2 fail with EACCES (glibc opens files lazily and
+// copes).
 
 #ifndef VIRTIOFSD_FRONTEND_SECCOMP_POLICY_H_
 #define VIRTIOFSD_FRONTEND_SECCOMP_POLICY_H_
 
+#include <memory>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "frontend/frontend_options.h"
 
 namespace virtiofsd {
 
-// Installs the filter on every thread of the process (TSYNC). Anything not on the
-// list gets `action` (kill: the whole process dies of SIGSYS). kNone installs nothing.
+// The filter, built (so start-up errors show at once) but not yet in force.
+class FrontendSeccompFilter {
+ public:
+  // Anything not on the list gets `action` (kill: the whole process dies of
+  // SIGSYS); kNone builds a filter that installs nothing. The tgkill rule names
+  // the calling process: build it in the process that installs it.
+  static absl::StatusOr<FrontendSeccompFilter> Build(SeccompAction action);
+
+  // Puts the filter in force on every thread of the process (TSYNC). Once only.
+  absl::Status Install();
+
+ private:
+  explicit FrontendSeccompFilter(std::shared_ptr<void> context) : context_(std::move(context)) {}
+  std::shared_ptr<void> context_;  // scmp_filter_ctx; null for kNone
+};
+
+// Build() and Install() at once.
 absl::Status InstallFrontendSeccomp(SeccompAction action);
 
 }  // namespace virtiofsd

@@ -30,6 +30,12 @@ void AddFlag(std::vector<std::string>& args, bool on, absl::string_view flag) {
 
 // Options both children honour, in the same spelling.
 void AddCommon(const Options& o, std::vector<std::string>& args) {
+  // One RLIMIT_NOFILE for both, so the frontend can take every fd the broker's
+  // budget hands out. 0 ("leave the limit unchanged" in the Rust daemon) has no
+  // equivalent; the parser says so in a notice.
+  if (o.rlimit_nofile.value_or(0) > 0) {
+    args.push_back(absl::StrCat("--rlimit-nofile=", *o.rlimit_nofile));
+  }
   AddFlag(args, o.xattr, "--xattr");
   AddFlag(args, o.posix_acl, "--posix-acl");
   AddFlag(args, o.announce_submounts, "--announce-submounts");
@@ -59,11 +65,6 @@ std::vector<std::string> BrokerArguments(const Options& o) {
     for (absl::string_view item : absl::StrSplit(*o.modcaps, ':')) {
       args.push_back(absl::StrCat("--modcaps=", item));
     }
-  }
-  // 0 ("leave the limit unchanged" in the Rust daemon) has no broker equivalent;
-  // the parser says so in a notice.
-  if (o.rlimit_nofile.value_or(0) > 0) {
-    args.push_back(absl::StrCat("--rlimit-nofile=", *o.rlimit_nofile));
   }
   AddCommon(o, args);
   return args;

@@ -61,9 +61,9 @@ TEST(ChildArgsTest, EveryHonouredOptionReachesItsChild) {
                           "--log-level=debug", "--syslog"));
   EXPECT_THAT(FrontendArguments(o),
               ElementsAre("--channel-fd=3", "--fd=4", "--cache=metadata", "--thread-pool-size=8",
-                          "--tag=myfs", "--no-readdirplus", "--allow-mmap", "--xattr",
-                          "--posix-acl", "--allow-direct-io", "--writeback", "--killpriv-v2",
-                          "--seccomp=log", "--log-level=debug", "--syslog"));
+                          "--tag=myfs", "--no-readdirplus", "--allow-mmap", "--rlimit-nofile=4096",
+                          "--xattr", "--posix-acl", "--allow-direct-io", "--writeback",
+                          "--killpriv-v2", "--seccomp=log", "--log-level=debug", "--syslog"));
 }
 
 TEST(ChildArgsTest, CacheNeverTurnsReaddirplusOff) {
@@ -76,6 +76,7 @@ TEST(ChildArgsTest, CacheNeverTurnsReaddirplusOff) {
 TEST(ChildArgsTest, RlimitNofileZeroIsNotPassed) {
   Options o = Parse({"--shared-dir=/srv", "--fd=3", "--rlimit-nofile=0"});
   EXPECT_THAT(BrokerArguments(o), Not(Contains(::testing::HasSubstr("--rlimit-nofile"))));
+  EXPECT_THAT(FrontendArguments(o), Not(Contains(::testing::HasSubstr("--rlimit-nofile"))));
 }
 
 TEST(ChildArgsTest, TheUserFdNumberNeverReachesTheFrontend) {

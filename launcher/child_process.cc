@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -25,9 +27,15 @@ namespace {
 constexpr int kMaxTargetFd = 32;
 constexpr int kScratchFdBase = 64;
 
+// True once the process `pidfd` refers to has exited.
+bool Exited(int pidfd) {
+  pollfd pfd = {pidfd, POLLIN, 0};
+  return poll(&pfd, 1, 0) != 0;
+}
+
 // Runs in the forked child: only async-signal-safe calls until exec. On failure
-// writes errno to `error_pipe` and exits 127.
-[[noreturn]] void ExecChild(pid_t parent, const char* path, char* const argv[],
+// writes errno to `error_pipe` and exits 127. `parent_pidfd` is the launcher's.
+[[noreturn]] void ExecChild(int parent_pidfd, const char* path, char* const argv[],
                             absl::Span<const FdMapping> fds, int error_pipe) {
   int err = 0;
   sigset_t none;
@@ -35,8 +43,10 @@ constexpr int kScratchFdBase = 64;
   if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0 || setpgid(0, 0) != 0 ||
       prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
     err = errno;
-  } else if (getppid() != parent) {
-    err = ESRCH;  // the launcher died before PDEATHSIG was armed
+  } else if (Exited(parent_pidfd)) {
+    // The launcher died before PDEATHSIG was armed. (Not getppid(): in a PID
+    // namespace of its own the child sees its parent as 0.)
+    err = ESRCH;
   }
   // First move the error pipe and every source out of the way of the targets.
   if (err == 0) {
@@ -78,7 +88,8 @@ constexpr int kScratchFdBase = 64;
 
 absl::StatusOr<ChildProcess> ChildProcess::Spawn(const std::string& path,
                                                  const std::vector<std::string>& args,
-                                                 absl::Span<const FdMapping> fds) {
+                                                 absl::Span<const FdMapping> fds,
+                                                 bool new_pid_namespace) {
   // Everything the child needs is built before fork: it must not allocate.
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(path.c_str()));
@@ -90,10 +101,15 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(const std::string& path,
   UniqueFd error_read(pipe_fds[0]);
   UniqueFd error_write(pipe_fds[1]);
 
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) return ErrnoError(errno, "fork");
-  if (pid == 0) ExecChild(parent, path.c_str(), argv.data(), fds, error_write.get());
+  UniqueFd parent(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
+  if (!parent.valid()) return ErrnoError(errno, "pidfd_open of the launcher");
+  // clone() without a new stack behaves as fork(); the child only execs.
+  const pid_t pid = new_pid_namespace
+                        ? static_cast<pid_t>(syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, nullptr,
+                                                     nullptr, nullptr, 0))
+                        : fork();
+  if (pid < 0) return ErrnoError(errno, new_pid_namespace ? "clone(CLONE_NEWPID)" : "fork");
+  if (pid == 0) ExecChild(parent.get(), path.c_str(), argv.data(), fds, error_write.get());
   error_write.Reset();
 
   UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));

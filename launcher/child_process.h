@@ -32,11 +32,13 @@ struct FdMapping {
 class ChildProcess {
  public:
   // Starts `path` with argv {path, args...} and the launcher's environment.
-  // Returns once the exec has succeeded. Errors: the errno of fork/pidfd_open, or
-  // of the child's failed exec (reported back through a close-on-exec pipe).
+  // Returns once the exec has succeeded. Errors: the errno of fork/clone/pidfd_open
+  // (EPERM: no privilege for a new PID namespace), or of the child's failed exec
+  // (reported back through a close-on-exec pipe).
   static absl::StatusOr<ChildProcess> Spawn(const std::string& path,
                                             const std::vector<std::string>& args,
-                                            absl::Span<const FdMapping> fds);
+                                            absl::Span<const FdMapping> fds,
+                                            bool new_pid_namespace = false);
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&&) = delete;

@@ -7,6 +7,7 @@
 // line (ours or, as reported by its exit status, a child's); 1 for anything else.
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -18,12 +19,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "broker/nofile_limit.h"
 #include "common/frame_socket.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "launcher/child_args.h"
 #include "launcher/child_locator.h"
 #include "launcher/child_process.h"
+#include "launcher/frontend_identity.h"
 #include "launcher/listen_socket.h"
 #include "launcher/options.h"
 #include "launcher/pid_file.h"
@@ -70,6 +73,42 @@ absl::Status OpenEndpoint(const Options& options, Endpoint& endpoint) {
   return absl::OkStatus();
 }
 
+std::string ReadProcFile(const char* path) {
+  std::string text(4096, '\0');
+  UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC));
+  const ssize_t n = fd.valid() ? read(fd.get(), text.data(), text.size()) : -1;
+  text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return text;
+}
+
+// The frontend's arguments, with the limits and the identity only the launcher
+// can decide.
+std::vector<std::string> FrontendCommand(const Options& options) {
+  std::vector<std::string> args = FrontendArguments(options);
+  const FrontendIdentity identity = ChooseFrontendIdentity(
+      options.frontend_id_base, static_cast<uint32_t>(getpid()), ReadProcFile("/proc/self/uid_map"),
+      ReadProcFile("/proc/self/gid_map"));
+  if (!identity.unique && options.frontend_id_base != 0) {
+    VFSD_LOG(kWarn,
+             "uid/gid %u + pid is not mapped in this user namespace: the frontend runs as "
+             "nobody (65534), shared with other instances",
+             options.frontend_id_base);
+  }
+  for (std::string& arg : FrontendIdentityArguments(identity)) args.push_back(std::move(arg));
+  return args;
+}
+
+// In a PID namespace of its own where the launcher may make one.
+absl::StatusOr<ChildProcess> SpawnFrontend(const std::string& path,
+                                           const std::vector<std::string>& args,
+                                           absl::Span<const FdMapping> fds) {
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Spawn(path, args, fds, /*new_pid_namespace=*/true);
+  if (child.ok() || ErrnoOf(child.status()) != EPERM) return child;
+  VFSD_LOG(kWarn, "no privilege for a PID namespace: the frontend shares the launcher's");
+  return ChildProcess::Spawn(path, args, fds);
+}
+
 int Run(Options options) {
   // The broker takes an absolute path: it may pivot_root or chroot into it.
   char* shared_dir = realpath(options.shared_dir.c_str(), nullptr);
@@ -88,6 +127,11 @@ int Run(Options options) {
   auto signal_fd = BlockStopSignals();
   if (!signal_fd.ok()) return Fail("signals", signal_fd.status());
 
+  // One RLIMIT_NOFILE, set here and inherited, that both children are told.
+  absl::StatusOr<uint64_t> nofile = RaiseNofileLimit(options.rlimit_nofile.value_or(0));
+  if (!nofile.ok()) return Fail("RLIMIT_NOFILE", nofile.status());
+  options.rlimit_nofile = *nofile;
+
   Endpoint endpoint;
   if (absl::Status status = OpenEndpoint(options, endpoint); !status.ok()) {
     return Fail("vhost-user socket", status);
@@ -100,7 +144,7 @@ int Run(Options options) {
   if (!broker.ok()) return Fail("broker", broker.status());
   const FdMapping frontend_fds[] = {{channel->second.fd(), kChildChannelFd},
                                     {endpoint.listen_fd.get(), kFrontendListenFd}};
-  auto frontend = ChildProcess::Spawn(*frontend_path, FrontendArguments(options), frontend_fds);
+  auto frontend = SpawnFrontend(*frontend_path, FrontendCommand(options), frontend_fds);
   if (!frontend.ok()) return Fail("frontend", frontend.status());
   // The children hold their ends now; the launcher keeps neither the channel nor
   // the listening socket, so a child's death is seen by the other at once.

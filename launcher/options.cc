@@ -257,6 +257,16 @@ const std::vector<OptionSpec>& Specs() {
          s.options().rlimit_nofile = limit;
          return absl::OkStatus();
        }},
+      {"--frontend-id-base", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_ASSIGN_OR_RETURN(uint32_t base, ParseNumber<uint32_t>("--frontend-id-base", v));
+         // base + the largest pid must stay a valid id (below 2^32 - 1).
+         if (base > 0xfffffffeu - kMaxPid) {
+           return BadValue("--frontend-id-base", v, "leaves no room for base + pid");
+         }
+         s.options().frontend_id_base = base;
+         return absl::OkStatus();
+       }},
       {"-o", true,
        [](ParseState& s, absl::string_view v) {
          s.compat_options.emplace_back(v);
@@ -576,7 +586,7 @@ absl::Status Finish(ParseState& state) {
   if (o.rlimit_nofile == 0u) {
     notices.push_back(
         "'--rlimit-nofile=0' (leave the limit unchanged) is accepted but not honoured: the "
-        "broker raises RLIMIT_NOFILE to its default, capped below fs.file-max");
+        "launcher sets both processes' RLIMIT_NOFILE to the default, capped below fs.file-max");
   }
   if (state.migration_option) {
     notices.push_back(

@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/logging.h"
+#include "launcher/frontend_identity.h"
 #include "launcher/id_map.h"
 
 namespace virtiofsd {
@@ -71,6 +72,9 @@ struct Options {
   bool preserve_noatime = false;
   std::optional<std::string> modcaps;
   std::optional<uint64_t> rlimit_nofile;
+  // The frontend runs as uid/gid base + the launcher's pid (frontend_identity.h);
+  // 0: as nobody (65534).
+  uint32_t frontend_id_base = kDefaultFrontendIdBase;
 
   LogLevel log_level = LogLevel::kInfo;
   bool syslog = false;

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,6 +90,29 @@ pid_t WaitForProcess(pid_t daemon, const std::string& executable,
 
 bool Filtered(pid_t pid) { return ProcStatus(pid, "Seccomp") == "2"; }
 
+// The frontend is confined but for its seccomp filter, which it puts in force
+// once it has accepted the VMM's connection.
+bool WaitsForTheVmm(pid_t pid) { return ProcStatus(pid, "NoNewPrivs") == "1"; }
+
+// "Max open files" or another row of /proc/PID/limits: "soft hard".
+std::string Limit(pid_t pid, const std::string& name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name, 0) == 0) {
+      std::istringstream fields(line.substr(name.size()));
+      std::string soft, hard;
+      fields >> soft >> hard;
+      return soft + " " + hard;
+    }
+  }
+  return "";
+}
+
+std::string Namespace(pid_t pid, const std::string& kind) {
+  std::error_code error;
+  return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/" + kind, error);
+}
+
 class RealChildrenTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -129,7 +153,7 @@ class RealChildrenTest : public ::testing::Test {
 
 TEST_F(RealChildrenTest, EachProcessRunsConfinedInItsOwnExecutable) {
   Daemon daemon(dir_, args_, env_);
-  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
   const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
   ASSERT_GT(frontend, 0) << daemon.Stderr();
   ASSERT_GT(broker, 0) << daemon.Stderr();
@@ -138,9 +162,10 @@ TEST_F(RealChildrenTest, EachProcessRunsConfinedInItsOwnExecutable) {
   EXPECT_THAT(ExeOf(daemon.pid()), HasSubstr("/launcher/virtiofsd"));
   EXPECT_NE(ExeOf(frontend), ExeOf(broker));
 
-  // The frontend: nobody, nothing to escalate with.
-  EXPECT_THAT(ProcStatus(frontend, "Uid"), StartsWith("65534\t65534\t65534"));
-  EXPECT_THAT(ProcStatus(frontend, "Gid"), StartsWith("65534\t65534\t65534"));
+  // The frontend: an identity of its own, nothing to escalate with.
+  const std::string id = std::to_string(0x7f000000 + daemon.pid());
+  EXPECT_EQ(ProcStatus(frontend, "Uid"), id + "\t" + id + "\t" + id + "\t" + id);
+  EXPECT_EQ(ProcStatus(frontend, "Gid"), id + "\t" + id + "\t" + id + "\t" + id);
   EXPECT_EQ(ProcCaps(frontend, "CapEff"), 0u);
   EXPECT_EQ(ProcCaps(frontend, "CapPrm"), 0u);
   EXPECT_EQ(ProcCaps(frontend, "CapBnd"), 0u);
@@ -158,14 +183,59 @@ TEST_F(RealChildrenTest, EachProcessRunsConfinedInItsOwnExecutable) {
   EXPECT_THAT(ProcStatus(daemon.pid(), "Uid"), StartsWith("0\t"));
   EXPECT_EQ(ProcStatus(daemon.pid(), "Seccomp"), "0");
 
+  // The frontend's filter is in force once the VMM is connected.
+  UniqueFd vmm = Connect();
+  EXPECT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered), 0);
+
   ASSERT_EQ(kill(daemon.pid(), SIGTERM), 0);
   EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
   EXPECT_THAT(daemon.Stderr(), HasSubstr("received SIGTERM"));
 }
 
+// Two instances share nothing a compromised frontend could use against the other:
+// each frontend has its own uid/gid and is init of its own PID namespace (it can
+// name no other process); its threads are capped by RLIMIT_NPROC, and its
+// RLIMIT_NOFILE is the broker's.
+TEST_F(RealChildrenTest, EachFrontendHasItsOwnIdentityPidNamespaceAndLimits) {
+  args_.push_back("--rlimit-nofile=5000");
+  const std::string other_dir = MakeTempDir();
+  std::vector<std::string> other_args = {"--shared-dir=" + shared_,
+                                         "--socket-path=" + other_dir + "/vfsd.sock"};
+  Daemon daemon(dir_, args_, env_);
+  Daemon other(other_dir, other_args, env_);
+  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
+  const pid_t other_frontend = WaitForProcess(other.pid(), "virtiofsd-frontend", WaitsForTheVmm);
+  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
+  ASSERT_GT(frontend, 0) << daemon.Stderr();
+  ASSERT_GT(other_frontend, 0) << other.Stderr();
+  ASSERT_GT(broker, 0) << daemon.Stderr();
+
+  EXPECT_NE(ProcStatus(frontend, "Uid"), ProcStatus(other_frontend, "Uid"));
+  EXPECT_NE(ProcStatus(frontend, "Gid"), ProcStatus(other_frontend, "Gid"));
+  EXPECT_NE(Namespace(frontend, "pid"), Namespace(daemon.pid(), "pid"));
+  EXPECT_NE(Namespace(frontend, "pid"), Namespace(other_frontend, "pid"));
+  EXPECT_THAT(ProcStatus(frontend, "NSpid"), ::testing::EndsWith("\t1"));
+  // main, the broker client's receiver, hiprio + one request queue: 4 threads,
+  // and room for one queue thread being replaced.
+#if defined(__SANITIZE_ADDRESS__)
+  EXPECT_EQ(Limit(frontend, "Max processes"), "10 10");  // + the sanitizer's tasks
+#else
+  EXPECT_EQ(Limit(frontend, "Max processes"), "6 6");
+#endif
+  EXPECT_EQ(Limit(frontend, "Max open files"), "5000 5000");
+  EXPECT_EQ(Limit(broker, "Max open files"), "5000 5000");
+
+  ASSERT_EQ(kill(daemon.pid(), SIGTERM), 0);
+  ASSERT_EQ(kill(other.pid(), SIGTERM), 0);
+  EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
+  EXPECT_EQ(other.Wait(), 0) << other.Stderr();
+  RemoveTempDir(other_dir);
+}
+
 TEST_F(RealChildrenTest, VmmDisconnectEndsTheDaemonCleanly) {
   Daemon daemon(dir_, args_, env_);
-  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered), 0) << daemon.Stderr();
+  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm), 0)
+      << daemon.Stderr();
   ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
   { UniqueFd vmm = Connect(); }
   EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
@@ -175,7 +245,7 @@ TEST_F(RealChildrenTest, VmmDisconnectEndsTheDaemonCleanly) {
 TEST_F(RealChildrenTest, KillingEitherChildEndsTheDaemonNamingIt) {
   for (const std::string role : {"broker", "frontend"}) {
     Daemon daemon(dir_, args_, env_);
-    const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+    const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
     ASSERT_GT(frontend, 0) << daemon.Stderr();
     ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
     // The broker the launcher started (it may have forked into a pid namespace).
@@ -270,7 +340,7 @@ TEST_F(RealChildrenTest, RunsAsRootOfAUserNamespace) {
     const std::string err = dir_ + "/stderr";
     const pid_t daemon = SpawnInUserNamespace(bin + "/virtiofsd", args, err);
     ASSERT_GT(daemon, 0);
-    const pid_t frontend = WaitForProcess(daemon, "virtiofsd-frontend", Filtered);
+    const pid_t frontend = WaitForProcess(daemon, "virtiofsd-frontend", WaitsForTheVmm);
     ASSERT_GT(frontend, 0) << sandbox << ": " << testing::ReadFile(err);
     ASSERT_GT(WaitForProcess(daemon, "virtiofsd-broker", Filtered), 0) << testing::ReadFile(err);
     // nobody of the namespace is host uid 165534; the socket belongs to its root.

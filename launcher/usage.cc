@@ -41,8 +41,10 @@ Options:
       --modcaps=<LIST>              Modify the broker's capabilities, e.g. +sys_admin:-chown
       --log-level <LEVEL>           error, warn, info, debug, trace, off [default: info]
       --syslog                      Log to syslog [default: stderr]
-      --rlimit-nofile <N>           Set the broker's maximum number of file descriptors
-                                    (0 leaves it unchanged)
+      --rlimit-nofile <N>           Set the maximum number of file descriptors of both
+                                    processes (0 leaves it unchanged)
+      --frontend-id-base <N>        The frontend runs as uid and gid N + the daemon's pid
+                                    (0: as nobody, 65534) [default: 2130706432]
       --killpriv-v2                 Enable KILLPRIV V2 support
       --no-killpriv-v2              Disable KILLPRIV V2 support [default]
       --security-label              Enable security label support (implies --xattr)

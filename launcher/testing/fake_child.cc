@@ -32,6 +32,18 @@ bool SocketOption(int fd, int option, int expected) {
   return getsockopt(fd, SOL_SOCKET, option, &value, &len) == 0 && value == expected;
 }
 
+// Our pid in the PID namespace /proc belongs to (the first field of NSpid).
+std::string OuterPid() {
+  FILE* status = fopen("/proc/self/status", "r");
+  char line[256];
+  std::string pid = std::to_string(getpid());
+  while (status != nullptr && fgets(line, sizeof(line), status) != nullptr) {
+    if (strncmp(line, "NSpid:", 6) == 0) pid = std::to_string(atoi(line + 6));
+  }
+  if (status != nullptr) fclose(status);
+  return pid;
+}
+
 void WriteReport(const std::string& role, int argc, char** argv) {
   const char* dir = getenv("FAKE_CHILD_REPORT_DIR");
   if (dir == nullptr) return;
@@ -51,7 +63,8 @@ void WriteReport(const std::string& role, int argc, char** argv) {
   sigprocmask(SIG_SETMASK, nullptr, &mask);
   report += "signals_blocked " + std::to_string(!sigisemptyset(&mask)) + "\n";
   report += "uid " + std::to_string(getuid()) + "\n";
-  report += "pid " + std::to_string(getpid()) + "\n";
+  // As the test sees it: the frontend is pid 1 of a PID namespace of its own.
+  report += "pid " + OuterPid() + "\n";
 
   const std::string path = std::string(dir) + "/" + role + ".report";
   const std::string tmp = path + ".tmp";

@@ -7,6 +7,7 @@
 #include <linux/fuse.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "broker/testing/test_broker.h"
 #include "common/status_matchers.h"
+#include "common/testing/full_fd_table.h"
 #include "frontend/fuse_session.h"
 #include "frontend/vhost_user_device.h"
 #include "gmock/gmock.h"
@@ -518,7 +520,9 @@ TEST_P(VirtiofsdTest, ProcessesAreSplitAndConfined) {
   ASSERT_EQ(frontends.size(), 1u);
   ASSERT_EQ(brokers.size(), 1u);
   const pid_t frontend = frontends[0];
-  EXPECT_EQ(StatusField(frontend, "Uid"), "65534\t65534\t65534\t65534");
+  // Its own uid: --frontend-id-base (default 0x7f000000) + the launcher's pid.
+  const std::string id = std::to_string(0x7f000000 + daemon_->pid());
+  EXPECT_EQ(StatusField(frontend, "Uid"), absl::StrCat(id, "\t", id, "\t", id, "\t", id));
   EXPECT_EQ(StatusField(frontend, "Groups"), "");
   EXPECT_EQ(StatusField(frontend, "CapEff"), "0000000000000000");
   EXPECT_EQ(StatusField(frontend, "CapPrm"), "0000000000000000");
@@ -534,6 +538,98 @@ TEST_P(VirtiofsdTest, ProcessesAreSplitAndConfined) {
   EXPECT_EQ(StatusField(serving[0], "NoNewPrivs"), "1");
   EXPECT_EQ(StatusField(serving[0], "CapBnd"), "0000000000000000");
   EXPECT_NE(StatusField(serving[0], "CapEff"), "000001ffffffffff");
+}
+
+// A hostile guest that keeps files open until something gives. The launcher
+// starts with a soft RLIMIT_NOFILE (256) below --rlimit-nofile (1024), as a
+// shell's 1024 is below the default million: both processes must run with the
+// one limit, so the guest meets the broker's fd budget (ENFILE for that OPEN)
+// and never a frontend that cannot receive an fd (which ended the channel, and
+// every request after it got EIO).
+TEST(HostileGuestTest, HoldingFilesOpenGetsEnfileAndTheMountLives) {
+  char dir_template[] = "/tmp/vfsd-nofile-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const std::string shared = dir + "/shared";
+  ASSERT_EQ(mkdir(shared.c_str(), 0755), 0);
+  std::ofstream(shared + "/f") << "data";
+  rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = {256, saved.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon =
+      Daemon::Start({.argv = {"launcher/virtiofsd", "--socket-path={socket}", "--shared-dir={dir}",
+                              "--rlimit-nofile=1024"},
+                     .socket_path = dir + "/vhost.sock",
+                     .shared_dir = shared,
+                     .log_path = dir + "/daemon.log"});
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_OK(daemon.status());
+  ASSERT_OK_AND_ASSIGN(auto driver, VhostUserFsDriver::Connect(dir + "/vhost.sock"));
+  FuseClient fuse(driver.get());
+  ASSERT_OK(fuse.Init().status());
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out file, fuse.Lookup(FUSE_ROOT_ID, "f"));
+
+  std::vector<uint64_t> handles;
+  absl::Status refused;
+  while (handles.size() < 2000) {
+    absl::StatusOr<fuse_open_out> opened = fuse.Open(file.nodeid, O_RDONLY);
+    if (!opened.ok()) {
+      refused = opened.status();
+      break;
+    }
+    handles.push_back(opened->fh);
+  }
+  EXPECT_THAT(refused, HasErrno(ENFILE)) << (*daemon)->Log();
+  EXPECT_GT(handles.size(), 256u);  // more than the launcher's own soft limit
+  // The mount lives: other requests are served, and a closed file makes room.
+  EXPECT_OK(fuse.Getattr(file.nodeid).status());
+  if (!handles.empty()) {
+    EXPECT_OK(fuse.Release(file.nodeid, handles.back()));
+    handles.pop_back();
+    ASSERT_OK_AND_ASSIGN(fuse_open_out again, fuse.Open(file.nodeid, O_RDONLY));
+    handles.push_back(again.fh);
+    ASSERT_OK_AND_ASSIGN(std::string read, fuse.Read(file.nodeid, again.fh, 0, 4));
+    EXPECT_EQ(read, "data");
+  }
+  for (uint64_t fh : handles) EXPECT_OK(fuse.Release(file.nodeid, fh));
+  driver.reset();
+  EXPECT_OK((*daemon)->Stop().status());
+  std::filesystem::remove_all(dir);
+}
+
+// The frontend's fd table is full when an OPEN reply arrives: that request gets
+// ENFILE and the real broker (its own process, under its seccomp filter) gets the
+// handle back, so its fd budget (8: the root, the file and 6 handles) is not spent
+// by the 20 replies the client could not take.
+TEST(LostFdTest, AReplyWhoseFdCannotBeReceivedGivesTheHandleBack) {
+  virtiofsd::testing::TempDir dir;
+  std::ofstream(dir.Path("f")) << "data";
+  FsConfig config;
+  config.fd_budget = 8;
+  virtiofsd::testing::TestBroker broker(dir.path(), config, 2,
+                                        virtiofsd::testing::TestBroker::Mode::kForkedSeccomp);
+  virtiofsd::testing::Result file = broker.Lookup(1, "f");
+  ASSERT_EQ(file.error, 0);
+  const uint64_t node = file.reply.entry().node();
+  // UBSan checks an object's dynamic type the first time it meets the type, by
+  // probing memory through a pipe, which a full fd table refuses (a false
+  // "invalid vptr"): one OPEN and RELEASE first, while fds are to be had.
+  {
+    virtiofsd::testing::Result warm = broker.Open(node, O_RDONLY);
+    ASSERT_EQ(warm.error, 0);
+    EXPECT_EQ(broker.Release(warm.reply.open().handle()).error, 0);
+  }
+  for (int i = 0; i < 20; ++i) {
+    ::virtiofsd::testing::FullFdTable full;
+    EXPECT_EQ(broker.Open(node, O_RDONLY).error, ENFILE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    virtiofsd::testing::Result opened = broker.Open(node, O_RDONLY);
+    ASSERT_EQ(opened.error, 0);
+    EXPECT_TRUE(opened.fd.valid());
+    EXPECT_EQ(broker.Release(opened.reply.open().handle()).error, 0);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, VirtiofsdTest,
