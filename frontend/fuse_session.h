@@ -100,6 +100,11 @@ class FuseSession : public ChainHandler {
   void RunIo(std::unique_ptr<Call> call, void (FuseSession::*io)(Call&));
   void DoRead(Call& call);
   void DoWrite(Call& call);
+  // A Setattr of its own for a WRITE through `handle` (open on file.node), as the
+  // caller, waiting for the answer: with `mode`, a chmod; without, kill_priv.
+  // Returns the errno (EIO when the broker is gone).
+  int BrokerSetattr(const Call& call, const OpenFile& file, uint64_t handle,
+                    std::optional<mode_t> mode);
   void Statfs(std::unique_ptr<Call> call);
   void Release(std::unique_ptr<Call> call);
   void Flush(std::unique_ptr<Call> call);

@@ -33,28 +33,15 @@ constexpr char kQemuVirtiofsd[] = "/usr/lib/qemu/virtiofsd";
 
 // Cases QEMU's C virtiofsd answers differently from a local filesystem, and why.
 const std::map<std::string, std::string> kQemuDifferences = {
-    {"write_setuid_by_non_owner",
-     "the guest kernel clears the bits with a FUSE_SETATTR chmod as the writer; the C daemon "
-     "runs it as that uid (not the owner): EPERM, and the write fails"},
-    {"write_setgid_gexec_via_group", "as write_setuid_by_non_owner"},
-    {"truncate_setuid_by_non_owner", "as write_setuid_by_non_owner (truncate's chmod)"},
-    {"truncate_setgid_gexec_via_group", "as write_setuid_by_non_owner (truncate's chmod)"},
-    {"open_trunc_setuid_by_non_owner", "as write_setuid_by_non_owner (O_TRUNC's chmod)"},
-    {"chgrp_to_supplementary_group",
-     "runs chown with the caller's uid/gid and no supplementary groups: EPERM"},
-    {"chgrp_setid_file_by_owner", "as chgrp_to_supplementary_group"},
-    {"chmod_gs_by_owner_in_supplementary_group",
-     "chmod as the caller without its groups: the host clears S_ISGID"},
-    {"opendir_0600_owner",
-     "opens a directory by \".\" beneath its O_PATH fd, which needs search permission too"},
-    {"opendir_0060_primary_group", "as opendir_0600_owner"},
-    {"opendir_0060_supplementary_group", "as opendir_0600_owner, and no supplementary groups"},
-    {"read_via_supplementary_group", "no supplementary groups: EACCES"},
-    {"lookup_via_supplementary_group", "no supplementary groups: EACCES"},
-    {"create_in_dir_of_supplementary_group", "no supplementary groups: EACCES"},
-    {"utimes_now_by_writer_via_group", "no supplementary groups: EACCES"},
+    {"create_in_dir_of_supplementary_group",
+     "creates as the caller's uid/gid without its supplementary groups (no capabilities): "
+     "EACCES"},
+    {"open_trunc_setuid_by_non_owner",
+     "opens with O_TRUNC as root with CAP_FSETID (the guest asks for an atomic O_TRUNC and "
+     "sends no chmod of its own): the set-id bits stay"},
     {"create_gs_in_setgid_dir_via_group",
-     "no supplementary groups: the host clears S_ISGID the guest kernel kept"},
+     "creates without the caller's supplementary groups: the host clears the S_ISGID the "
+     "guest kernel kept for a member of the directory's group"},
 };
 
 // Cases where ours differs from a local filesystem on purpose, and why.
