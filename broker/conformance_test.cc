@@ -1121,6 +1121,46 @@ TEST_P(ConformanceTest, ChmodKeepsTheSetgidBitOfAGroupMember) {
   EXPECT_EQ(ModeOf(S("f")), 02755u);
 }
 
+// A Linux 6.0+ guest clears S_ISGID from a new file's mode itself unless the
+// caller is in the set-gid directory's group (it knows all the groups); the broker
+// keeps what such a guest sends, and clears it for guests that do not say so.
+TEST_P(ConformanceTest, NewSetgidFileOfAGroupMemberWhenTheGuestStrips) {
+  SetUpBoth([](const std::string& r) {
+    mkdir((r + "/sg").c_str(), 0);
+    Own(r + "/sg", {0, kSupplementary, 02777});
+  });
+  const uint64_t sg = NodeOf("sg");
+  b().SetCaller(kUser, kGroup, 022);
+  proto::Request create;
+  create.mutable_create()->set_parent(sg);
+  create.mutable_create()->set_name("kept");
+  create.mutable_create()->set_mode(02755);
+  create.mutable_create()->set_flags(O_RDWR);
+  create.mutable_create()->set_guest_strips_setgid(true);
+  ASSERT_EQ(b().Call(create).error, 0);
+  proto::Request mknod_req;
+  mknod_req.mutable_mknod()->set_parent(sg);
+  mknod_req.mutable_mknod()->set_name("node");
+  mknod_req.mutable_mknod()->set_mode(S_IFREG | 02755);
+  mknod_req.mutable_mknod()->set_guest_strips_setgid(true);
+  ASSERT_EQ(b().Call(mknod_req).error, 0);
+  ASSERT_EQ(
+      AsUser(kUser, kGroup, kUserGroups,
+             [&] {
+               UniqueFd fd(openat(mfd(), "sg/kept", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 02755));
+               return fd.valid() ? 0 : errno;
+             }),
+      0);
+  EXPECT_EQ(ModeOf(S("sg/kept")), ModeOf(M("sg/kept")));
+  EXPECT_EQ(ModeOf(S("sg/kept")), 02755u);
+  EXPECT_EQ(ModeOf(S("sg/node")), 02755u);
+  // A guest that does not say so: the host's rule for the caller's gid alone.
+  create.mutable_create()->set_name("cleared");
+  create.mutable_create()->set_guest_strips_setgid(false);
+  ASSERT_EQ(b().Call(create).error, 0);
+  EXPECT_EQ(ModeOf(S("sg/cleared")), 0755u);
+}
+
 TEST_P(ConformanceTest, DirectoriesOpenWithReadPermissionAlone) {
   SetUpBoth([](const std::string& r) {
     mkdir((r + "/mine").c_str(), 0);

@@ -515,6 +515,8 @@ int FileSystem::Mknod(const proto::Request& request, Response& response) {
   std::shared_ptr<Inode> parent;
   if (int err = GetDir(r.parent(), parent)) return err;
   const mode_t mode = r.mode() & (S_IFMT | 07777);
+  std::optional<ScopedCapability> keep_setgid;
+  if (r.guest_strips_setgid()) keep_setgid.emplace(CAP_FSETID, true);
   if (mknodat(parent->fd.get(), r.name().c_str(), mode, DecodeDev(r.rdev())) < 0) return errno;
   return MakeEntry(*parent, r.name().c_str(), response.reply.mutable_entry());
 }
@@ -615,8 +617,14 @@ int FileSystem::Create(const proto::Request& request, Response& response) {
   const int flags = GuestOpenFlags(r.flags());
   if (flags < 0) return -flags;
   UniqueFd fd;
-  int err = opener_.Open(parent->fd.get(), r.name().c_str(), flags | O_CREAT | O_EXCL,
-                         r.mode() & 07777, fd);
+  int err;
+  {
+    // Only while creating: truncating an existing file must clear set-id bits.
+    std::optional<ScopedCapability> keep_setgid;
+    if (r.guest_strips_setgid()) keep_setgid.emplace(CAP_FSETID, true);
+    err = opener_.Open(parent->fd.get(), r.name().c_str(), flags | O_CREAT | O_EXCL,
+                       r.mode() & 07777, fd);
+  }
   if (err == EEXIST && !(r.flags() & O_EXCL)) {
     // An existing entry: open it only if it is a regular file (never a fifo or a
     // device a racing guest process put there).
@@ -656,8 +664,12 @@ int FileSystem::Tmpfile(const proto::Request& request, Response& response) {
   const int flags = GuestOpenFlags(r.flags());
   if (flags < 0) return -flags;
   UniqueFd fd;
-  if (int err = opener_.Open(parent->fd.get(), ".", flags | O_TMPFILE, r.mode() & 07777, fd)) {
-    return err;
+  {
+    std::optional<ScopedCapability> keep_setgid;
+    if (r.guest_strips_setgid()) keep_setgid.emplace(CAP_FSETID, true);
+    if (int err = opener_.Open(parent->fd.get(), ".", flags | O_TMPFILE, r.mode() & 07777, fd)) {
+      return err;
+    }
   }
   proto::CreateReply* reply = response.reply.mutable_create();
   std::shared_ptr<Inode> inode;

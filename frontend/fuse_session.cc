@@ -371,6 +371,9 @@ void FuseSession::Init(std::unique_ptr<Call> call) {
     }
   }
   setxattr_ext_.store(negotiated & FUSE_SETXATTR_EXT, std::memory_order_relaxed);
+  // Linux 6.1 (7.37) and later clear S_ISGID of new files themselves (since 6.0),
+  // knowing all of the caller's groups.
+  guest_strips_setgid_.store(in.minor >= 37, std::memory_order_relaxed);
   initialized_.store(true, std::memory_order_release);
   VFSD_LOG(kInfo, "FUSE session up: guest protocol 7.%u, flags 0x%llx", in.minor,
            static_cast<unsigned long long>(negotiated));
@@ -492,6 +495,7 @@ void FuseSession::Mknod(std::unique_ptr<Call> call) {
   mknod->set_name(std::string(*name));
   mknod->set_mode(in.mode);
   mknod->set_rdev(in.rdev);
+  mknod->set_guest_strips_setgid(guest_strips_setgid_.load(std::memory_order_relaxed));
   ForwardEntry(std::move(call), std::move(request));
 }
 
@@ -597,6 +601,7 @@ void FuseSession::Create(std::unique_ptr<Call> call) {
   create->set_mode(in.mode);
   create->set_flags(in.flags);
   create->set_open_flags(in.open_flags);
+  create->set_guest_strips_setgid(guest_strips_setgid_.load(std::memory_order_relaxed));
   Forward(std::move(call), std::move(request),
           [this](Call& call, BrokerResponse& response) { ReplyCreated(call, response); });
 }
@@ -608,6 +613,8 @@ void FuseSession::Tmpfile(std::unique_ptr<Call> call) {
   request.mutable_tmpfile()->set_parent(call->in.nodeid);
   request.mutable_tmpfile()->set_mode(in.mode);
   request.mutable_tmpfile()->set_flags(in.flags);
+  request.mutable_tmpfile()->set_guest_strips_setgid(
+      guest_strips_setgid_.load(std::memory_order_relaxed));
   Forward(std::move(call), std::move(request),
           [this](Call& call, BrokerResponse& response) { ReplyCreated(call, response); });
 }

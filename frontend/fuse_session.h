@@ -137,6 +137,7 @@ class FuseSession : public ChainHandler {
   const uint64_t timeout_;
   std::atomic<bool> initialized_{false};
   std::atomic<bool> setxattr_ext_{false};
+  std::atomic<bool> guest_strips_setgid_{false};  // proto CreateRequest.guest_strips_setgid
   OpenFiles open_files_;
   absl::Mutex lock_waits_mu_;
   absl::flat_hash_map<uint64_t, uint64_t> lock_waits_ ABSL_GUARDED_BY(lock_waits_mu_);

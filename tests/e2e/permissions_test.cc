@@ -45,11 +45,7 @@ const std::map<std::string, std::string> kQemuDifferences = {
 };
 
 // Cases where ours differs from a local filesystem on purpose, and why.
-const std::map<std::string, std::string> kOurDifferences = {
-    {"create_gs_in_setgid_dir_via_group",
-     "CVE-2022-0358: new files get the host kernel's S_ISGID rule, which cannot see the "
-     "caller's supplementary groups (FUSE does not carry them)"},
-};
+const std::map<std::string, std::string> kOurDifferences = {};
 
 std::string Env(const char* name, const std::string& fallback) {
   const char* value = getenv(name);
