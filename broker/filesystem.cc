@@ -408,8 +408,9 @@ int FileSystem::Setattr(const proto::Request& request, Response& response) {
   const int fd = handle ? handle->fd.get() : -1;
   const std::string proc_name = FdName(inode_fd);
   std::optional<ScopedCapability> kill_suidgid;
-  if (config_.killpriv_v2 && (r.valid() & FATTR_KILL_SUIDGID))
+  if (config_.killpriv_v2 && (r.valid() & FATTR_KILL_SUIDGID)) {
     kill_suidgid.emplace(CAP_FSETID, false);
+  }
   const uid_t caller = request.caller().uid();
   struct statx before;
   if (int err = StatFd(inode_fd, before)) return err;
@@ -973,8 +974,8 @@ int FileSystem::Fallocate(const proto::Request& request, Response& response) {
                                 FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE |
                                 FALLOC_FL_INSERT_RANGE | FALLOC_FL_UNSHARE_RANGE;
   if (r.mode() & ~kAllowed) return EOPNOTSUPP;
-  // Offsets beyond INT64_MAX turn negative here, and the kernel says EINVAL.
   if (int err = ClearMappedCapability(*handle->inode)) return err;
+  // Offsets beyond INT64_MAX turn negative here, and the kernel says EINVAL.
   if (fallocate(handle->fd.get(), static_cast<int>(r.mode()), static_cast<off_t>(r.offset()),
                 static_cast<off_t>(r.length())) < 0) {
     return errno;
