@@ -83,6 +83,13 @@ mk d_from/f 0:0 0644
 c rename_foreign_file d_to/f as1 rename d_from/f d_to/f
 md d_sub 0:0 0755
 c rename_foreign_dir - as1 rename d_sub d_to/sub
+# The same move beneath a directory the user cannot search: the guest kernel's own
+# path walk refuses it (as with a share whose root is 0700), before any daemon.
+md locked 0:0 0700
+md locked/a 0:0 0777
+md locked/b 0:0 0777
+mk locked/a/f 0:0 0644
+c rename_beneath_unsearchable_dir - as1 rename locked/a/f locked/b/f
 
 # Set-id bits and a writer who is not the owner.
 mk s_write_suid 1003:1003 4666
