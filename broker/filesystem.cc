@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/falloc.h>
 #include <linux/fuse.h>
 #include <stdint.h>
@@ -36,6 +37,7 @@ constexpr int kAtEmptyNoFollow = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
 constexpr uint32_t kXattrSizeMax = 64 * 1024;  // XATTR_SIZE_MAX, and XATTR_LIST_MAX.
 constexpr char kAclAccess[] = "system.posix_acl_access";
 constexpr char kAclDefault[] = "system.posix_acl_default";
+constexpr char kCapabilityXattr[] = "security.capability";
 
 int StatFd(int fd, struct statx& st) {
   return statx(fd, "", kAtEmptyNoFollow | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_MNT_ID,
@@ -286,7 +288,10 @@ int FileSystem::MakeEntry(const Inode& parent, const char* name, proto::Entry* e
 
 int FileSystem::Reopen(const Inode& inode, int flags, UniqueFd& out) const {
   if (inode.type == S_IFDIR) {
-    out.Reset(openat(inode.fd.get(), ".", (flags & ~O_ACCMODE) | O_DIRECTORY | O_CLOEXEC));
+    // Through the magic link, as open(2) of a path would: read permission on the
+    // directory itself suffices (opening "." beneath it would need search too).
+    out.Reset(openat(proc_self_fd_.get(), FdName(inode.fd.get()).c_str(),
+                     (flags & ~O_ACCMODE) | O_DIRECTORY | O_CLOEXEC));
   } else if (inode.type == S_IFREG) {
     UniqueFd temp;
     const int fd = NodeFd(inode, temp);
@@ -324,15 +329,21 @@ int FileSystem::AddFileHandle(UniqueFd fd, std::shared_ptr<Inode> inode, Respons
   return 0;
 }
 
-void FileSystem::ClearMappedCapability(const Inode& inode) const {
-  if (!mapped_capability_) return;
+int FileSystem::ClearMappedCapability(const Inode& inode) const {
+  if (!mapped_capability_) return 0;
   // As the kernel clears security.capability itself when a file is written,
   // truncated or chowned: our remapped copy would otherwise survive (CVE-2021-20263).
   UniqueFd temp;
   const int fd = NodeFd(inode, temp);
-  if (fd >= 0 && EnterProcSelfFd() == 0) {
-    removexattr(FdName(fd).c_str(), mapped_capability_->c_str());
+  if (fd < 0) return -fd;
+  if (int err = EnterProcSelfFd()) return err;
+  if (removexattr(FdName(fd).c_str(), mapped_capability_->c_str()) < 0 && errno != ENODATA) {
+    const int err = errno;
+    // A name we may not even read (trusted.* without CAP_SYS_ADMIN) was never set
+    // through us either: only one that is there is worth failing the write for.
+    return getxattr(FdName(fd).c_str(), mapped_capability_->c_str(), nullptr, 0) < 0 ? 0 : err;
   }
+  return 0;
 }
 
 // --- Handlers ----------------------------------------------------------------------
@@ -396,11 +407,32 @@ int FileSystem::Setattr(const proto::Request& request, Response& response) {
   }
   const int fd = handle ? handle->fd.get() : -1;
   const std::string proc_name = FdName(inode_fd);
-  std::optional<ScopedDropFsetid> kill_suidgid;
-  if (config_.killpriv_v2 && (r.valid() & FATTR_KILL_SUIDGID)) kill_suidgid.emplace();
+  std::optional<ScopedCapability> kill_suidgid;
+  if (config_.killpriv_v2 && (r.valid() & FATTR_KILL_SUIDGID)) {
+    kill_suidgid.emplace(CAP_FSETID, false);
+  }
+  const uid_t caller = request.caller().uid();
+  struct statx before;
+  if (int err = StatFd(inode_fd, before)) return err;
 
+  if (r.kill_priv()) {
+    // Before a write through `handle` (see OpenReply.kill_priv_on_write).
+    if (!handle || (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) return EBADF;
+    if (int err = ClearMappedCapability(*inode)) return err;
+  }
   if (r.valid() & FATTR_MODE) {
     const mode_t mode = r.mode() & 07777;
+    // The guest kernel clears set-id bits after a write or truncate by someone
+    // who is not the owner with a chmod of its own (FATTR_MODE without the bits):
+    // Linux lets any writer lose them, so the host must too.
+    const mode_t old_mode = before.stx_mode & 07777;
+    const bool only_kills_setid =
+        mode != old_mode && (mode | (old_mode & (S_ISUID | S_ISGID))) == old_mode;
+    std::optional<ScopedCapability> fowner, fsetid;
+    if (caller != 0 && only_kills_setid) fowner.emplace(CAP_FOWNER, true);
+    // An owner's S_ISGID: the guest kernel already cleared it unless the caller
+    // is in the file's group, which only it can tell.
+    if (caller != 0 && before.stx_uid == caller) fsetid.emplace(CAP_FSETID, true);
     if (fd >= 0) {
       if (fchmod(fd, mode) < 0) return errno;
     } else if (inode->type == S_IFLNK) {
@@ -412,6 +444,13 @@ int FileSystem::Setattr(const proto::Request& request, Response& response) {
   if (r.valid() & (FATTR_UID | FATTR_GID)) {
     const uid_t uid = (r.valid() & FATTR_UID) ? r.uid() : static_cast<uid_t>(-1);
     const gid_t gid = (r.valid() & FATTR_GID) ? r.gid() : static_cast<gid_t>(-1);
+    // An owner may give its file to any group it belongs to; the guest kernel
+    // checked that against all of the caller's groups, which the host cannot.
+    std::optional<ScopedCapability> chown_cap;
+    if (caller != 0 && before.stx_uid == caller &&
+        (uid == static_cast<uid_t>(-1) || uid == caller)) {
+      chown_cap.emplace(CAP_CHOWN, true);
+    }
     if (fchownat(inode_fd, "", uid, gid, kAtEmptyNoFollow) < 0) return errno;
     ClearMappedCapability(*inode);
   }
@@ -477,6 +516,8 @@ int FileSystem::Mknod(const proto::Request& request, Response& response) {
   std::shared_ptr<Inode> parent;
   if (int err = GetDir(r.parent(), parent)) return err;
   const mode_t mode = r.mode() & (S_IFMT | 07777);
+  std::optional<ScopedCapability> keep_setgid;
+  if (r.guest_strips_setgid()) keep_setgid.emplace(CAP_FSETID, true);
   if (mknodat(parent->fd.get(), r.name().c_str(), mode, DecodeDev(r.rdev())) < 0) return errno;
   return MakeEntry(*parent, r.name().c_str(), response.reply.mutable_entry());
 }
@@ -554,14 +595,18 @@ int FileSystem::Open(const proto::Request& request, Response& response) {
   if (flags < 0) return -flags;
   const bool writes = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
   if (config_.readonly && writes) return EROFS;
-  std::optional<ScopedDropFsetid> kill_suidgid;
-  if (config_.killpriv_v2 && (r.open_flags() & FUSE_OPEN_KILL_SUIDGID)) kill_suidgid.emplace();
+  std::optional<ScopedCapability> kill_suidgid;
+  if (config_.killpriv_v2 && (r.open_flags() & FUSE_OPEN_KILL_SUIDGID)) {
+    kill_suidgid.emplace(CAP_FSETID, false);
+  }
   UniqueFd fd;
   if (int err = Reopen(*inode, flags, fd)) return err;
-  if (writes) ClearMappedCapability(*inode);
+  // A writer asks again before its first write if the capability stayed.
+  const bool capability_stays = writes && ClearMappedCapability(*inode) != 0;
   uint64_t handle_id;
   if (int err = AddFileHandle(std::move(fd), inode, response, handle_id)) return err;
   response.reply.mutable_open()->set_handle(handle_id);
+  response.reply.mutable_open()->set_kill_priv_on_write(capability_stays);
   return 0;
 }
 
@@ -573,8 +618,14 @@ int FileSystem::Create(const proto::Request& request, Response& response) {
   const int flags = GuestOpenFlags(r.flags());
   if (flags < 0) return -flags;
   UniqueFd fd;
-  int err = opener_.Open(parent->fd.get(), r.name().c_str(), flags | O_CREAT | O_EXCL,
-                         r.mode() & 07777, fd);
+  int err;
+  {
+    // Only while creating: truncating an existing file must clear set-id bits.
+    std::optional<ScopedCapability> keep_setgid;
+    if (r.guest_strips_setgid()) keep_setgid.emplace(CAP_FSETID, true);
+    err = opener_.Open(parent->fd.get(), r.name().c_str(), flags | O_CREAT | O_EXCL,
+                       r.mode() & 07777, fd);
+  }
   if (err == EEXIST && !(r.flags() & O_EXCL)) {
     // An existing entry: open it only if it is a regular file (never a fifo or a
     // device a racing guest process put there).
@@ -594,6 +645,10 @@ int FileSystem::Create(const proto::Request& request, Response& response) {
   if ((err = EntryForFd(*parent, fd, /*is_path=*/false, reply->mutable_entry(), &inode))) {
     return err;
   }
+  // An existing file opened for writing: as OPEN does.
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+    reply->set_kill_priv_on_write(ClearMappedCapability(*inode) != 0);
+  }
   uint64_t handle_id;
   if ((err = AddFileHandle(std::move(fd), inode, response, handle_id))) {
     nodes_.Forget(reply->entry().node(), 1);
@@ -610,8 +665,12 @@ int FileSystem::Tmpfile(const proto::Request& request, Response& response) {
   const int flags = GuestOpenFlags(r.flags());
   if (flags < 0) return -flags;
   UniqueFd fd;
-  if (int err = opener_.Open(parent->fd.get(), ".", flags | O_TMPFILE, r.mode() & 07777, fd)) {
-    return err;
+  {
+    std::optional<ScopedCapability> keep_setgid;
+    if (r.guest_strips_setgid()) keep_setgid.emplace(CAP_FSETID, true);
+    if (int err = opener_.Open(parent->fd.get(), ".", flags | O_TMPFILE, r.mode() & 07777, fd)) {
+      return err;
+    }
   }
   proto::CreateReply* reply = response.reply.mutable_create();
   std::shared_ptr<Inode> inode;
@@ -773,6 +832,9 @@ int FileSystem::Access(const proto::Request& request, Response& response) {
   const int inode_fd = NodeFd(*inode, inode_temp);
   if (inode_fd < 0) return -inode_fd;
   if (r.mask() & ~static_cast<uint32_t>(R_OK | W_OK | X_OK)) return EINVAL;
+  // Guests that check permissions themselves never ask; those that ask get the
+  // host's answer for the caller's uid/gid (no supplementary groups).
+  ScopedCapability no_override(CAP_DAC_OVERRIDE, false);
   // AT_EACCESS: check as the fsuid/fsgid this thread acts with.
   if (syscall(SYS_faccessat2, inode_fd, "", r.mask(), AT_EMPTY_PATH | AT_EACCESS) < 0) {
     return errno;
@@ -799,10 +861,21 @@ int FileSystem::HostXattrName(const std::string& guest_name, std::string& host_n
   return CheckXattrName(host_name);
 }
 
+int FileSystem::CheckCapabilityXattr(const proto::Request& request,
+                                     const std::string& host_name) const {
+  // Setting or removing a file capability needs CAP_SETFCAP, which only root has;
+  // the broker holds it for every caller, and a remapped name is an ordinary xattr.
+  const std::string& guest_name =
+      request.has_setxattr() ? request.setxattr().name() : request.removexattr().name();
+  const bool capability = guest_name == kCapabilityXattr || host_name == kCapabilityXattr;
+  return capability && request.caller().uid() != 0 ? EPERM : 0;
+}
+
 int FileSystem::Setxattr(const proto::Request& request, Response& response) {
   const proto::SetxattrRequest& r = request.setxattr();
   std::string name;
   if (int err = HostXattrName(r.name(), name)) return err;
+  if (int err = CheckCapabilityXattr(request, name)) return err;
   if (r.flags() & ~static_cast<uint32_t>(XATTR_CREATE | XATTR_REPLACE)) return EINVAL;
   if (r.value().size() > kXattrSizeMax) return E2BIG;
   std::shared_ptr<Inode> inode;
@@ -810,8 +883,8 @@ int FileSystem::Setxattr(const proto::Request& request, Response& response) {
   UniqueFd inode_temp;
   const int inode_fd = NodeFd(*inode, inode_temp);
   if (inode_fd < 0) return -inode_fd;
-  std::optional<ScopedDropFsetid> kill_sgid;
-  if (r.setxattr_flags() & FUSE_SETXATTR_ACL_KILL_SGID) kill_sgid.emplace();
+  std::optional<ScopedCapability> kill_sgid;
+  if (r.setxattr_flags() & FUSE_SETXATTR_ACL_KILL_SGID) kill_sgid.emplace(CAP_FSETID, false);
   if (int err = EnterProcSelfFd()) return err;
   if (setxattr(FdName(inode_fd).c_str(), name.c_str(), r.value().data(), r.value().size(),
                static_cast<int>(r.flags())) < 0) {
@@ -881,6 +954,7 @@ int FileSystem::Removexattr(const proto::Request& request, Response& response) {
   const proto::RemovexattrRequest& r = request.removexattr();
   std::string name;
   if (int err = HostXattrName(r.name(), name)) return err;
+  if (int err = CheckCapabilityXattr(request, name)) return err;
   std::shared_ptr<Inode> inode;
   if (int err = GetNode(r.node(), inode)) return err;
   UniqueFd inode_temp;
@@ -900,6 +974,7 @@ int FileSystem::Fallocate(const proto::Request& request, Response& response) {
                                 FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE |
                                 FALLOC_FL_INSERT_RANGE | FALLOC_FL_UNSHARE_RANGE;
   if (r.mode() & ~kAllowed) return EOPNOTSUPP;
+  if (int err = ClearMappedCapability(*handle->inode)) return err;
   // Offsets beyond INT64_MAX turn negative here, and the kernel says EINVAL.
   if (fallocate(handle->fd.get(), static_cast<int>(r.mode()), static_cast<off_t>(r.offset()),
                 static_cast<off_t>(r.length())) < 0) {
@@ -926,6 +1001,7 @@ int FileSystem::CopyFileRange(const proto::Request& request, Response& response)
   if (int err = GetFile(r.handle_in(), in)) return err;
   if (int err = GetFile(r.handle_out(), out)) return err;
   if (r.flags() != 0) return EINVAL;
+  if (int err = ClearMappedCapability(*out->inode)) return err;
   loff_t offset_in = static_cast<loff_t>(r.offset_in());
   loff_t offset_out = static_cast<loff_t>(r.offset_out());
   const ssize_t n = copy_file_range(in->fd.get(), &offset_in, out->fd.get(), &offset_out,

@@ -164,7 +164,11 @@ class FileSystem {
   // Needs a thread-private cwd (UnshareThreadFs()).
   int EnterProcSelfFd() const;
   // Removes the remapped security.capability (the kernel only clears the real one).
-  void ClearMappedCapability(const Inode& inode) const;
+  // Returns 0 (also when there was none, or no mapping), or the errno.
+  int ClearMappedCapability(const Inode& inode) const;
+  // EPERM when a caller other than root sets or removes security.capability (by
+  // its guest or its host name); else 0.
+  int CheckCapabilityXattr(const proto::Request& request, const std::string& host_name) const;
   // The fd holding `owner`'s POSIX locks on the handle's inode (created on demand).
   // Counts against the fd budget (ENFILE).
   int LockFd(const OpenHandle& handle, uint64_t owner, std::shared_ptr<LockFile>& out);

@@ -19,7 +19,7 @@ namespace {
 constexpr int kAllowed[] = {
     SCMP_SYS(brk),
     SCMP_SYS(capget),
-    SCMP_SYS(capset),  // ScopedDropFsetid: only ever lowers this thread's set.
+    SCMP_SYS(capset),  // credentials.h: this thread's effective set, within its permitted one.
     SCMP_SYS(clock_gettime),
     SCMP_SYS(clock_nanosleep),  // absl::Mutex backoff.
     SCMP_SYS(close),

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -311,7 +312,8 @@ fuse_open_out FuseSession::OpenOut(uint64_t handle, uint32_t broker_flags) const
 
 void FuseSession::ReplyCreated(Call& call, BrokerResponse& response) {
   const proto::CreateReply& create = response.reply.create();
-  open_files_.Insert(create.handle(), std::move(response.fd));
+  open_files_.Insert(create.handle(), std::move(response.fd), create.entry().node(),
+                     create.kill_priv_on_write());
   call.Reply(0, {Bytes(ToEntryOut(create.entry(), timeout_)),
                  Bytes(OpenOut(create.handle(), create.open_flags()))});
 }
@@ -369,6 +371,9 @@ void FuseSession::Init(std::unique_ptr<Call> call) {
     }
   }
   setxattr_ext_.store(negotiated & FUSE_SETXATTR_EXT, std::memory_order_relaxed);
+  // Linux 6.1 (7.37) and later clear S_ISGID of new files themselves (since 6.0),
+  // knowing all of the caller's groups.
+  guest_strips_setgid_.store(in.minor >= 37, std::memory_order_relaxed);
   initialized_.store(true, std::memory_order_release);
   VFSD_LOG(kInfo, "FUSE session up: guest protocol 7.%u, flags 0x%llx", in.minor,
            static_cast<unsigned long long>(negotiated));
@@ -490,6 +495,7 @@ void FuseSession::Mknod(std::unique_ptr<Call> call) {
   mknod->set_name(std::string(*name));
   mknod->set_mode(in.mode);
   mknod->set_rdev(in.rdev);
+  mknod->set_guest_strips_setgid(guest_strips_setgid_.load(std::memory_order_relaxed));
   ForwardEntry(std::move(call), std::move(request));
 }
 
@@ -576,7 +582,8 @@ void FuseSession::Open(std::unique_ptr<Call> call) {
   request.mutable_open()->set_open_flags(in.open_flags);
   Forward(std::move(call), std::move(request), [this](Call& call, BrokerResponse& response) {
     const proto::OpenReply& open = response.reply.open();
-    open_files_.Insert(open.handle(), std::move(response.fd));
+    open_files_.Insert(open.handle(), std::move(response.fd), call.in.nodeid,
+                       open.kill_priv_on_write());
     call.Reply(0, {Bytes(OpenOut(open.handle(), open.open_flags()))});
   });
 }
@@ -594,6 +601,7 @@ void FuseSession::Create(std::unique_ptr<Call> call) {
   create->set_mode(in.mode);
   create->set_flags(in.flags);
   create->set_open_flags(in.open_flags);
+  create->set_guest_strips_setgid(guest_strips_setgid_.load(std::memory_order_relaxed));
   Forward(std::move(call), std::move(request),
           [this](Call& call, BrokerResponse& response) { ReplyCreated(call, response); });
 }
@@ -605,6 +613,8 @@ void FuseSession::Tmpfile(std::unique_ptr<Call> call) {
   request.mutable_tmpfile()->set_parent(call->in.nodeid);
   request.mutable_tmpfile()->set_mode(in.mode);
   request.mutable_tmpfile()->set_flags(in.flags);
+  request.mutable_tmpfile()->set_guest_strips_setgid(
+      guest_strips_setgid_.load(std::memory_order_relaxed));
   Forward(std::move(call), std::move(request),
           [this](Call& call, BrokerResponse& response) { ReplyCreated(call, response); });
 }
@@ -625,14 +635,14 @@ void FuseSession::Read(std::unique_ptr<Call> call) {
 void FuseSession::DoRead(Call& call) {
   fuse_read_in in;
   call.Arg(in);
-  std::shared_ptr<const UniqueFd> file = open_files_.Get(in.fh);
+  std::shared_ptr<const OpenFile> file = open_files_.Get(in.fh);
   if (file == nullptr) return call.ReplyError(EBADF);
   ChainCursor out(call.chain.chain().writable);
   if (out.remaining() < sizeof(fuse_out_header)) return call.Reply(0);  // Reply() drops it.
   IovecList header = out.Take(sizeof(fuse_out_header));
   IovecList data = out.Take(in.size);
   if (data.size() > IOV_MAX) return call.Malformed("READ buffer in too many pieces");
-  const ssize_t n = preadv(file->get(), data.data(), static_cast<int>(data.size()),
+  const ssize_t n = preadv(file->fd.get(), data.data(), static_cast<int>(data.size()),
                            static_cast<off_t>(in.offset));
   if (n < 0) return call.ReplyError(errno);
   fuse_out_header reply{static_cast<uint32_t>(sizeof(fuse_out_header) + n), 0, call.in.unique};
@@ -657,17 +667,58 @@ void FuseSession::Write(std::unique_ptr<Call> call) {
 void FuseSession::DoWrite(Call& call) {
   fuse_write_in in;
   call.Arg(in);
-  std::shared_ptr<const UniqueFd> file = open_files_.Get(in.fh);
+  std::shared_ptr<const OpenFile> file = open_files_.Get(in.fh);
   if (file == nullptr) return call.ReplyError(EBADF);
+  if (file->kill_priv.load(std::memory_order_relaxed)) {
+    // A remapped security.capability goes before the data, as the kernel clears
+    // the real one (CVE-2021-20263); only handles that may carry one ask.
+    if (int err = BrokerSetattr(call, *file, in.fh, /*mode=*/std::nullopt)) {
+      return call.ReplyError(err);
+    }
+    file->kill_priv.store(false, std::memory_order_relaxed);
+  }
   // The frontend holds no CAP_FSETID, so the kernel clears setuid/setgid bits on
-  // every write, as FUSE_WRITE_KILL_SUIDGID asks.
+  // every write, as FUSE_WRITE_KILL_SUIDGID asks. A guest root writer (which has
+  // CAP_FSETID unless the guest says kill) keeps them: restored after the write.
+  std::optional<mode_t> keep_mode;
+  if (call.in.uid == 0 && !(in.write_flags & FUSE_WRITE_KILL_SUIDGID)) {
+    struct stat st;
+    if (fstat(file->fd.get(), &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
+      keep_mode = st.st_mode & 07777;
+    }
+  }
   const ssize_t n =
-      pwritev(file->get(), call.write_data.data(), static_cast<int>(call.write_data.size()),
+      pwritev(file->fd.get(), call.write_data.data(), static_cast<int>(call.write_data.size()),
               static_cast<off_t>(in.offset));
   if (n < 0) return call.ReplyError(errno);
+  struct stat after;
+  if (keep_mode && fstat(file->fd.get(), &after) == 0 && (after.st_mode & 07777) != *keep_mode) {
+    if (int err = BrokerSetattr(call, *file, in.fh, keep_mode)) {
+      VFSD_LOG(kWarn, "set-id bits of node %llu not restored: %s",
+               static_cast<unsigned long long>(file->node), strerror(err));
+    }
+  }
   fuse_write_out out{};
   out.size = static_cast<uint32_t>(n);
   call.Reply(0, {Bytes(out)});
+}
+
+int FuseSession::BrokerSetattr(const Call& call, const OpenFile& file, uint64_t handle,
+                               std::optional<mode_t> mode) {
+  proto::Request request = NewRequest(call);
+  proto::SetattrRequest* setattr = request.mutable_setattr();
+  setattr->set_node(file.node);
+  setattr->set_handle(handle);
+  setattr->set_valid(FATTR_FH);
+  if (mode) {
+    setattr->set_valid(FATTR_FH | FATTR_MODE);
+    setattr->set_mode(*mode);
+  } else {
+    setattr->set_kill_priv(true);
+  }
+  absl::StatusOr<BrokerResponse> response = broker_.Call(std::move(request));
+  if (!response.ok()) return EIO;
+  return response->reply.error();
 }
 
 void FuseSession::Statfs(std::unique_ptr<Call> call) {
@@ -804,7 +855,12 @@ void FuseSession::Setxattr(std::unique_ptr<Call> call) {
   setxattr->set_value(std::string(call->Rest()));
   setxattr->set_flags(in.flags);
   setxattr->set_setxattr_flags(in.setxattr_flags);
-  ForwardEmpty(std::move(call), std::move(request));
+  if (*name != "security.capability") return ForwardEmpty(std::move(call), std::move(request));
+  // Writes through files already open must remove a remapped copy (--xattrmap).
+  Forward(std::move(call), std::move(request), [this](Call& call, BrokerResponse&) {
+    open_files_.NeedKillPriv(call.in.nodeid);
+    call.Reply(0);
+  });
 }
 
 void FuseSession::Getxattr(std::unique_ptr<Call> call) {

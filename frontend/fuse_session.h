@@ -100,6 +100,11 @@ class FuseSession : public ChainHandler {
   void RunIo(std::unique_ptr<Call> call, void (FuseSession::*io)(Call&));
   void DoRead(Call& call);
   void DoWrite(Call& call);
+  // A Setattr of its own for a WRITE through `handle` (open on file.node), as the
+  // caller, waiting for the answer: with `mode`, a chmod; without, kill_priv.
+  // Returns the errno (EIO when the broker is gone).
+  int BrokerSetattr(const Call& call, const OpenFile& file, uint64_t handle,
+                    std::optional<mode_t> mode);
   void Statfs(std::unique_ptr<Call> call);
   void Release(std::unique_ptr<Call> call);
   void Flush(std::unique_ptr<Call> call);
@@ -132,6 +137,7 @@ class FuseSession : public ChainHandler {
   const uint64_t timeout_;
   std::atomic<bool> initialized_{false};
   std::atomic<bool> setxattr_ext_{false};
+  std::atomic<bool> guest_strips_setgid_{false};  // proto CreateRequest.guest_strips_setgid
   OpenFiles open_files_;
   absl::Mutex lock_waits_mu_;
   absl::flat_hash_map<uint64_t, uint64_t> lock_waits_ ABSL_GUARDED_BY(lock_waits_mu_);

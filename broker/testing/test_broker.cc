@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -36,6 +37,22 @@ int AsCaller(uid_t uid, gid_t gid, const std::function<int()>& fn) {
   std::thread thread([&] {
     syscall(SYS_setfsgid, gid);
     syscall(SYS_setfsuid, uid);
+    result = fn();
+  });
+  thread.join();
+  return result;
+}
+
+int AsUser(uid_t uid, gid_t gid, const std::vector<gid_t>& groups, const std::function<int()>& fn) {
+  int result = -1;
+  // The raw syscalls change this thread's credentials only (libc's wrappers would
+  // change every thread's); the thread ends with them.
+  std::thread thread([&] {
+    if (syscall(SYS_setgroups, groups.size(), groups.data()) != 0 ||
+        syscall(SYS_setresgid, gid, gid, gid) != 0 || syscall(SYS_setresuid, uid, uid, uid) != 0) {
+      ADD_FAILURE() << "cannot become " << uid << ":" << gid << ": " << strerror(errno);
+      return;
+    }
     result = fn();
   });
   thread.join();

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "broker/filesystem.h"
 #include "broker/server.h"
@@ -38,6 +39,11 @@ class TempDir {
 // Runs `fn` on a thread whose fsuid/fsgid are uid/gid (no supplementary groups)
 // and returns its result: the host's own answer for that caller.
 int AsCaller(uid_t uid, gid_t gid, const std::function<int()>& fn);
+
+// Runs `fn` on a thread that is wholly uid/gid with supplementary `groups` and no
+// capabilities, as a guest user's process is: the answer a local filesystem gives
+// that user (the guest kernel's checks plus the host's).
+int AsUser(uid_t uid, gid_t gid, const std::vector<gid_t>& groups, const std::function<int()>& fn);
 
 // errno of a syscall result: 0 when it succeeded.
 inline int Err(long result) { return result < 0 ? errno : 0; }
