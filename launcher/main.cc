@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <optional>
@@ -79,6 +80,12 @@ int Run(Options options) {
   }
   options.shared_dir = shared_dir;
   free(shared_dir);
+  struct stat shared_stat;
+  if (stat(options.shared_dir.c_str(), &shared_stat) == 0 && !S_ISDIR(shared_stat.st_mode)) {
+    // As the Rust virtiofsd, only a directory is shared; say so before any child starts.
+    VFSD_LOG(kError, "shared directory %s is not a directory", options.shared_dir);
+    return 2;
+  }
   auto frontend_path = FindChildBinary(kFrontendBinary);
   if (!frontend_path.ok()) return Fail("frontend", frontend_path.status());
   auto broker_path = FindChildBinary(kBrokerBinary);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -33,6 +34,7 @@ namespace virtiofsd {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using ::virtiofsd::testing::Daemon;
 using ::virtiofsd::testing::MakeTempDir;
@@ -188,12 +190,25 @@ TEST_F(RealChildrenTest, KillingEitherChildEndsTheDaemonNamingIt) {
   }
 }
 
-TEST_F(RealChildrenTest, BrokerRejectingItsCommandLineExitsTwo) {
-  // The broker decides what xattr rules are valid; its verdict is the daemon's.
-  args_.push_back("--xattrmap=this is not a rule");
-  Daemon daemon(dir_, args_, env_);
+TEST_F(RealChildrenTest, BadXattrRulesAndAFileAsShareAreRefusedBeforeAnyChildStarts) {
+  // The launcher checks --xattrmap with the broker's own parser.
+  std::vector<std::string> bad_rules = args_;
+  bad_rules.push_back("--xattrmap=this is not a rule");
+  Daemon rules(dir_, bad_rules, env_);
+  EXPECT_EQ(rules.Wait(), 2) << rules.Stderr();
+  EXPECT_THAT(rules.Stderr(), HasSubstr("error: '--xattrmap'"));
+  EXPECT_THAT(rules.Stderr(), Not(HasSubstr("broker")));
+  EXPECT_THAT(rules.Stderr(), Not(HasSubstr("frontend")));
+
+  // A regular file is not a share: one line, exit 2.
+  const std::string file = dir_ + "/file";
+  std::ofstream(file) << "x";
+  Daemon daemon(dir_, {"--shared-dir=" + file, "--socket-path=" + socket_}, env_);
   EXPECT_EQ(daemon.Wait(), 2) << daemon.Stderr();
-  EXPECT_THAT(daemon.Stderr(), HasSubstr("broker exited with status 2"));
+  EXPECT_THAT(daemon.Stderr(), HasSubstr(file + " is not a directory"));
+  const std::string said = daemon.Stderr();
+  EXPECT_EQ(std::count(said.begin(), said.end(), '\n'), 1) << said;
+  EXPECT_NE(access(socket_.c_str(), F_OK), 0);
 }
 
 // Starts `virtiofsd args` as root of a new user namespace that maps ids
