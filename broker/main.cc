@@ -5,6 +5,7 @@
 // protocol or start-up failed, 2 for bad options.
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,7 @@
 #include "broker/server.h"
 #include "broker/xattr_map.h"
 #include "common/frame_socket.h"
+#include "common/launcher_link.h"
 #include "common/logging.h"
 #include "common/status.h"
 
@@ -77,7 +80,12 @@ int Main(int argc, char** argv) {
             options.channel_fd);
     return 2;
   }
-  InitLogging("virtiofsd-broker", options.log_level, options.syslog);
+  InitLogging("virtiofsd-broker", options.log_level);
+  if (options.launcher_fd >= 0) {
+    // The launcher link stays open for the process's life (launcher_link.h).
+    fcntl(options.launcher_fd, F_SETFD, FD_CLOEXEC);
+    if (options.syslog) LogToLauncher(options.launcher_fd);
+  }
   FrameSocket channel{UniqueFd(options.channel_fd)};
   if (options.security_label) {
     VFSD_LOG(kWarn, "--security-label: the protocol carries no security context; ignored");
@@ -116,6 +124,9 @@ int Main(int argc, char** argv) {
   if (absl::Status status = InstallSeccompPolicy(options.seccomp, file_handles); !status.ok()) {
     return Fail(status);
   }
+  // Confined for good: from here a thread may exist. Dies with the launcher.
+  std::optional<OrphanWatch> orphan_watch;
+  if (options.launcher_fd >= 0) orphan_watch.emplace(options.launcher_fd, -1);
   VFSD_LOG(kInfo, "serving %s", options.shared_dir);
   absl::Status served = server.Run();
   if (!served.ok()) return 1;

@@ -41,6 +41,8 @@ absl::StatusOr<FrontendOptions> ParseFrontendOptions(const std::vector<std::stri
   const std::map<std::string, Setter, std::less<>> valued = {
       {"--channel-fd", [&](auto v) { return Number("--channel-fd", v, 0, 1 << 20, o.channel_fd); }},
       {"--fd", [&](auto v) { return Number("--fd", v, 0, 1 << 20, o.listen_fd); }},
+      {"--launcher-fd",
+       [&](auto v) { return Number("--launcher-fd", v, 0, 1 << 20, o.launcher_fd); }},
       {"--socket-path",
        [&](auto v) {
          o.socket_path = std::string(v);

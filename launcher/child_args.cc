@@ -39,6 +39,7 @@ void AddCommon(const Options& o, std::vector<std::string>& args) {
   args.push_back(absl::StrCat("--seccomp=", NameOf(o.seccomp)));
   args.push_back(absl::StrCat("--log-level=", LogLevelName(o.log_level)));
   AddFlag(args, o.syslog, "--syslog");
+  args.push_back(absl::StrCat("--launcher-fd=", kChildLauncherFd));
 }
 
 }  // namespace
