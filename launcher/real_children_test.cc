@@ -391,7 +391,11 @@ TEST_F(RealChildrenTest, FrontendExitsWhenTheBrokerGoesEvenWhileTheVmmIsSilent) 
   // A VMM connects and says nothing; then the broker (the one serving, which may
   // be in a pid namespace of its own) dies.
   UniqueFd vmm = Connect();
-  ASSERT_GT(WaitForProcess(getpid(), "virtiofsd-frontend", Filtered), 0);
+  // One exchange (GET_FEATURES) shows the frontend serving the connection.
+  const uint32_t get_features[3] = {1, 1, 0};  // request, flags (version 1), size
+  ASSERT_EQ(write(vmm.get(), get_features, sizeof(get_features)), 12);
+  char reply[20];
+  ASSERT_EQ(recv(vmm.get(), reply, sizeof(reply), MSG_WAITALL), 20);
   const pid_t serving = WaitForProcess(getpid(), "virtiofsd-broker", Filtered);
   ASSERT_GT(serving, 0);
   ASSERT_EQ(kill(serving, SIGKILL), 0);
