@@ -84,7 +84,7 @@ int Main(int argc, char** argv) {
   if (options.launcher_fd >= 0) {
     // The launcher link stays open for the process's life (launcher_link.h).
     fcntl(options.launcher_fd, F_SETFD, FD_CLOEXEC);
-    if (options.syslog) LogToLauncher(options.launcher_fd);
+    LogToLauncher(options.launcher_fd);
   }
   FrameSocket channel{UniqueFd(options.channel_fd)};
   if (options.security_label) {

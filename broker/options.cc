@@ -106,7 +106,6 @@ const std::map<std::string, bool BrokerOptions::*>& FlagOptions() {
       {"killpriv-v2", &BrokerOptions::killpriv_v2},
       {"preserve-noatime", &BrokerOptions::preserve_noatime},
       {"security-label", &BrokerOptions::security_label},
-      {"syslog", &BrokerOptions::syslog},
   };
   return *flags;
 }
@@ -158,7 +157,7 @@ std::string BrokerUsage() {
          "  [--xattr] [--posix-acl] [--readonly] [--inode-file-handles=never|prefer|mandatory]\n"
          "  [--announce-submounts] [--allow-direct-io] [--writeback] [--killpriv-v2]\n"
          "  [--preserve-noatime] [--security-label] [--xattrmap=RULES] [--modcaps=LIST]\n"
-         "  [--rlimit-nofile=N] [--threads=N] [--log-level=LEVEL] [--syslog]\n"
+         "  [--rlimit-nofile=N] [--threads=N] [--log-level=LEVEL]\n"
          "  [--launcher-fd=N]\n";
 }
 

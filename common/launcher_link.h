@@ -4,8 +4,9 @@
 //   reads as closed exactly when the launcher is gone, however it ended (SIGKILL
 //   included). Unlike PR_SET_PDEATHSIG this survives the child's uid changes and
 //   has no window in which the launcher can die unnoticed.
-// - With --syslog, log lines travel to the launcher as records (log_record.h); the
-//   launcher owns the syslog connection, so no confined process needs socket().
+// - Log lines travel to the launcher as records (log_record.h), which writes them
+//   to stderr or, with --syslog, to syslog, naming each process by its host pid.
+//   The launcher owns the syslog connection: no confined process needs socket().
 //
 // Both use only read/poll/sendmsg on fds the process already holds: nothing the
 // seccomp allow-lists would have to grow for.
@@ -18,8 +19,8 @@
 
 namespace virtiofsd {
 
-// Sends every later log line to the launcher over `fd` (see SetLogSink). A line
-// the socket cannot take at once is dropped rather than blocking its thread.
+// Sends every later log line to the launcher over `fd` (see SetLogSink). A full
+// socket blocks the thread, as a full stderr pipe would; a launcher gone loses it.
 void LogToLauncher(int fd);
 
 // Watches, on a thread of its own, for the launcher to go away or, when

@@ -1,6 +1,6 @@
-// A small leveled logger. Lines go to stderr, or to a sink set at start-up: with
-// --syslog the children hand them to the launcher (common/launcher_link.h), which
-// writes them to syslog, so no confined process ever needs a socket of its own.
+// A small leveled logger. Lines go to stderr, or to a sink set at start-up: the
+// children hand them to the launcher (common/launcher_link.h), which writes them
+// to stderr or syslog, so no confined process ever needs a socket of its own.
 //
 // Debian's abseil has no absl/log. Configure once at start-up with InitLogging()
 // (and SetLogSink()); afterwards logging is thread-safe.

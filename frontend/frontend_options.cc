@@ -94,7 +94,6 @@ absl::StatusOr<FrontendOptions> ParseFrontendOptions(const std::vector<std::stri
       {"--posix-acl", &o.fuse.posix_acl},
       {"--xattr", &broker_only},
       {"--allow-mmap", &o.fuse.allow_mmap},
-      {"--syslog", &o.syslog},
   };
   for (const std::string& arg : args) {
     const size_t eq = arg.find('=');

@@ -6,7 +6,7 @@
 //       [--allow-direct-io] [--announce-submounts] [--killpriv-v2] [--posix-acl]
 //       [--xattr] [--allow-mmap] [--thread-pool-size=N] [--request-queues=N]
 //       [--seccomp=kill|log|trap|none] [--sandbox-uid=N] [--sandbox-gid=N]
-//       [--no-sandbox] [--log-level=LEVEL] [--syslog] [--launcher-fd=N]
+//       [--no-sandbox] [--log-level=LEVEL] [--launcher-fd=N]
 
 #ifndef VIRTIOFSD_FRONTEND_FRONTEND_OPTIONS_H_
 #define VIRTIOFSD_FRONTEND_FRONTEND_OPTIONS_H_
@@ -37,8 +37,8 @@ struct FrontendOptions {
   unsigned sandbox_gid = 65534;
   bool sandbox = true;
   LogLevel log_level = LogLevel::kInfo;
-  bool syslog = false;   // log lines go to the launcher (needs --launcher-fd)
-  int launcher_fd = -1;  // see common/launcher_link.h; -1: started by hand
+  // Log lines go to the launcher there (common/launcher_link.h); -1: to stderr.
+  int launcher_fd = -1;
 };
 
 // Parses argv[1..]. kInvalidArgument names the offending option.

@@ -10,26 +10,14 @@ using ::virtiofsd::testing::IsOk;
 using ::virtiofsd::testing::StatusIs;
 
 TEST(FrontendOptionsTest, ParsesEveryOption) {
-  ASSERT_OK_AND_ASSIGN(FrontendOptions o, ParseFrontendOptions({"--channel-fd=3",
-                                                                "--fd=4",
-                                                                "--tag=myfs",
-                                                                "--cache=always",
-                                                                "--writeback",
-                                                                "--no-readdirplus",
-                                                                "--allow-direct-io",
-                                                                "--announce-submounts",
-                                                                "--killpriv-v2",
-                                                                "--posix-acl",
-                                                                "--xattr",
-                                                                "--allow-mmap",
-                                                                "--thread-pool-size=8",
-                                                                "--request-queues=4",
-                                                                "--seccomp=log",
-                                                                "--sandbox-uid=1234",
-                                                                "--sandbox-gid=5678",
-                                                                "--log-level=debug",
-                                                                "--syslog",
-                                                                "--launcher-fd=5"}));
+  ASSERT_OK_AND_ASSIGN(
+      FrontendOptions o,
+      ParseFrontendOptions({"--channel-fd=3", "--fd=4", "--tag=myfs", "--cache=always",
+                            "--writeback", "--no-readdirplus", "--allow-direct-io",
+                            "--announce-submounts", "--killpriv-v2", "--posix-acl", "--xattr",
+                            "--allow-mmap", "--thread-pool-size=8", "--request-queues=4",
+                            "--seccomp=log", "--sandbox-uid=1234", "--sandbox-gid=5678",
+                            "--log-level=debug", "--launcher-fd=5"}));
   EXPECT_EQ(o.channel_fd, 3);
   EXPECT_EQ(o.listen_fd, 4);
   EXPECT_EQ(o.tag, "myfs");
@@ -46,7 +34,6 @@ TEST(FrontendOptionsTest, ParsesEveryOption) {
   EXPECT_EQ(o.sandbox_uid, 1234u);
   EXPECT_EQ(o.sandbox_gid, 5678u);
   EXPECT_EQ(o.log_level, LogLevel::kDebug);
-  EXPECT_TRUE(o.syslog);
   EXPECT_EQ(o.launcher_fd, 5);
   EXPECT_TRUE(o.sandbox);
 }

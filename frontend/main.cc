@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   if (options->launcher_fd >= 0) {
     // The launcher link stays open for the process's life (launcher_link.h).
     fcntl(options->launcher_fd, F_SETFD, FD_CLOEXEC);
-    if (options->syslog) virtiofsd::LogToLauncher(options->launcher_fd);
+    virtiofsd::LogToLauncher(options->launcher_fd);
   }
   if (options->fuse.allow_mmap && options->fuse.cache == virtiofsd::CachePolicy::kNever) {
     // FUSE_DIRECT_IO_ALLOW_MMAP is newer than the FUSE protocol (7.38) we build against.

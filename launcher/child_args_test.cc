@@ -59,12 +59,12 @@ TEST(ChildArgsTest, EveryHonouredOptionReachesItsChild) {
                           "--security-label", "--xattrmap=:ok:all:::", "--modcaps=+sys_admin",
                           "--modcaps=-MKNOD", "--rlimit-nofile=4096", "--xattr", "--posix-acl",
                           "--allow-direct-io", "--writeback", "--killpriv-v2", "--seccomp=log",
-                          "--log-level=debug", "--syslog", "--launcher-fd=5"));
+                          "--log-level=debug", "--launcher-fd=5"));
   EXPECT_THAT(FrontendArguments(o),
               ElementsAre("--channel-fd=3", "--fd=4", "--cache=metadata", "--thread-pool-size=8",
                           "--tag=myfs", "--no-readdirplus", "--allow-mmap", "--xattr",
                           "--posix-acl", "--allow-direct-io", "--writeback", "--killpriv-v2",
-                          "--seccomp=log", "--log-level=debug", "--syslog", "--launcher-fd=5"));
+                          "--seccomp=log", "--log-level=debug", "--launcher-fd=5"));
 }
 
 TEST(ChildArgsTest, CacheNeverTurnsReaddirplusOff) {

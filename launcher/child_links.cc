@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include "common/log_record.h"
 #include "common/status.h"
 
@@ -50,11 +52,12 @@ void ChildLinks::CloseChildEnds() {
   for (UniqueFd& end : child_ends_) end.Reset();
 }
 
-void ChildLinks::StartRelay(SyslogWriter* writer) {
-  relay_ = std::thread([this, writer] { Relay(writer); });
+void ChildLinks::StartRelay(Sink sink) {
+  sink_ = std::move(sink);
+  relay_ = std::thread([this] { Relay(); });
 }
 
-void ChildLinks::Relay(SyslogWriter* writer) {
+void ChildLinks::Relay() {
   pollfd fds[] = {{own_ends_[kBroker].get(), POLLIN, 0},
                   {own_ends_[kFrontend].get(), POLLIN, 0},
                   {stop_.get(), POLLIN, 0}};
@@ -65,17 +68,17 @@ void ChildLinks::Relay(SyslogWriter* writer) {
     }
     for (Child child : {kBroker, kFrontend}) {
       // A child that is gone is not polled again (its end would always be ready).
-      if (fds[child].revents != 0 && !RelayPending(writer, child)) fds[child].fd = -1;
+      if (fds[child].revents != 0 && !RelayPending(child)) fds[child].fd = -1;
     }
     if (fds[2].revents != 0) {
       // Stopping: the children are gone; write out what they sent last.
-      for (Child child : {kBroker, kFrontend}) RelayPending(writer, child);
+      for (Child child : {kBroker, kFrontend}) RelayPending(child);
       return;
     }
   }
 }
 
-bool ChildLinks::RelayPending(SyslogWriter* writer, Child child) {
+bool ChildLinks::RelayPending(Child child) {
   while (true) {
     char buffer[kMaxLogRecordBytes + 1];
     iovec iov = {buffer, sizeof(buffer)};
@@ -106,7 +109,7 @@ bool ChildLinks::RelayPending(SyslogWriter* writer, Child child) {
     }
     if (msg.msg_flags & MSG_TRUNC) continue;  // oversized: not a record
     std::optional<LogRecord> record = DecodeLogRecord(absl::string_view(buffer, n));
-    if (record.has_value()) writer->Write(kNames[child], pid, record->level, record->message);
+    if (record.has_value()) sink_(kNames[child], pid, record->level, record->message);
   }
 }
 

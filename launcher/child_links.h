@@ -3,8 +3,8 @@
 // launcher keeps its ends for its whole life and never writes to them, so a child
 // sees its link close exactly when the launcher is gone, even by SIGKILL.
 //
-// With --syslog, a thread relays the children's log records to a SyslogWriter,
-// naming each line's process and its host pid. The pid is the kernel's
+// A thread relays the children's log records (to stderr, or to syslog), naming
+// each line's process and its host pid. The pid is the kernel's
 // (SCM_CREDENTIALS of the sender, as seen from the launcher), not the child's word,
 // and names the process that really sent it, even from a pid namespace. A record
 // that is not one (log_record.h) is dropped.
@@ -12,13 +12,17 @@
 #ifndef VIRTIOFSD_LAUNCHER_CHILD_LINKS_H_
 #define VIRTIOFSD_LAUNCHER_CHILD_LINKS_H_
 
+#include <sys/types.h>
+
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/logging.h"
 #include "common/unique_fd.h"
-#include "launcher/syslog_writer.h"
 
 namespace virtiofsd {
 
@@ -37,20 +41,23 @@ class ChildLinks {
   // Once both children hold their ends.
   void CloseChildEnds();
 
-  // Relays the children's records to `writer` (which must outlive this) on a
-  // thread, until destroyed.
-  void StartRelay(SyslogWriter* writer);
+  // Where relayed lines go: the process's name, its host pid, the line.
+  using Sink = std::function<void(absl::string_view process, pid_t pid, LogLevel level,
+                                  absl::string_view message)>;
+  // Relays the children's records to `sink` on a thread, until destroyed.
+  void StartRelay(Sink sink);
 
  private:
   ChildLinks() = default;
-  void Relay(SyslogWriter* writer);
+  void Relay();
   // Reads and writes out every record waiting on `child`'s link; false once the
   // child's end is closed.
-  bool RelayPending(SyslogWriter* writer, Child child);
+  bool RelayPending(Child child);
 
   UniqueFd child_ends_[2];
   UniqueFd own_ends_[2];
   UniqueFd stop_;  // eventfd: ends the relay
+  Sink sink_;
   std::thread relay_;
 };
 

@@ -122,7 +122,18 @@ int Run(Options options, SyslogWriter* syslog) {
   channel->second = FrameSocket(UniqueFd());
   endpoint.listen_fd.Reset();
   (*links)->CloseChildEnds();
-  if (syslog != nullptr) (*links)->StartRelay(syslog);
+  if (syslog != nullptr) {
+    (*links)->StartRelay(
+        [syslog](absl::string_view process, pid_t pid, LogLevel level, absl::string_view message) {
+          syslog->Write(process, pid, level, message);
+        });
+  } else {
+    (*links)->StartRelay(
+        [](absl::string_view process, pid_t pid, LogLevel level, absl::string_view message) {
+          const std::string line = StderrLine(process, pid, level, message);
+          (void)!write(STDERR_FILENO, line.data(), line.size());
+        });
+  }
 
   VFSD_LOG(kInfo, "started broker (pid %d) and frontend (pid %d); waiting for the VMM on %s",
            broker->pid(), frontend->pid(),

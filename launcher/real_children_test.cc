@@ -303,6 +303,21 @@ TEST_F(RealChildrenTest, SyslogGoesThroughTheLauncherNamingEachProcessAndItsHost
   EXPECT_THAT(daemon.Stderr(), Not(HasSubstr("INFO"))) << "every line went to syslog";
 }
 
+TEST_F(RealChildrenTest, StderrLinesNameEachProcessWithItsHostPid) {
+  Daemon daemon(dir_, args_, env_);
+  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+  // The serving broker, which may be pid 1 of a pid namespace of its own.
+  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
+  ASSERT_GT(frontend, 0) << daemon.Stderr();
+  ASSERT_GT(broker, 0) << daemon.Stderr();
+  { UniqueFd vmm = Connect(); }
+  EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
+  EXPECT_THAT(daemon.Stderr(),
+              HasSubstr(absl::StrCat("virtiofsd-broker[", broker, "] INFO serving")));
+  EXPECT_THAT(daemon.Stderr(), HasSubstr(absl::StrCat("virtiofsd-frontend[", frontend,
+                                                      "] INFO front-end connected")));
+}
+
 TEST_F(RealChildrenTest, SyslogWithoutALoggerFallsBackToStderrWithOneWarning) {
   args_.push_back("--syslog");
   env_.push_back("VIRTIOFSD_SYSLOG_SOCKET=" + dir_ + "/no-logger-here");

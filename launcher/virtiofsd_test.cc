@@ -160,9 +160,9 @@ TEST_F(VirtiofsdTest, OptionsReachTheRightChild) {
       {{"--security-label", "--preserve-noatime", "--inode-file-handles=mandatory"},
        {"--security-label", "--preserve-noatime", "--inode-file-handles=mandatory"},
        {}},
-      {{"--seccomp=trap", "--syslog", "--writeback", "--killpriv-v2"},
-       {"--seccomp=trap", "--syslog", "--writeback", "--killpriv-v2"},
-       {"--seccomp=trap", "--syslog", "--writeback", "--killpriv-v2"}},
+      {{"--seccomp=trap", "--writeback", "--killpriv-v2"},
+       {"--seccomp=trap", "--writeback", "--killpriv-v2"},
+       {"--seccomp=trap", "--writeback", "--killpriv-v2"}},
   };
   for (const Case& c : cases) {
     unlink((dir_ + "/broker.report").c_str());
