@@ -5,11 +5,13 @@
 // protocol or start-up failed, 2 for bad options.
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,7 @@
 #include "broker/server.h"
 #include "broker/xattr_map.h"
 #include "common/frame_socket.h"
+#include "common/launcher_link.h"
 #include "common/logging.h"
 #include "common/status.h"
 
@@ -75,7 +78,12 @@ int Main(int argc, char** argv) {
             options.channel_fd);
     return 2;
   }
-  InitLogging("virtiofsd-broker", options.log_level, options.syslog);
+  InitLogging("virtiofsd-broker", options.log_level);
+  if (options.launcher_fd >= 0) {
+    // The launcher link stays open for the process's life (launcher_link.h).
+    fcntl(options.launcher_fd, F_SETFD, FD_CLOEXEC);
+    LogToLauncher(options.launcher_fd);
+  }
   FrameSocket channel{UniqueFd(options.channel_fd)};
   if (options.security_label) {
     VFSD_LOG(kWarn, "--security-label: the protocol carries no security context; ignored");
@@ -105,6 +113,9 @@ int Main(int argc, char** argv) {
       std::move(fds->shared_dir), std::move(fds->proc_self_fd), std::move(config));
   if (!fs.ok()) return Fail(fs.status());
   Server server(channel, **fs, options.threads);
+  // Confined (ConfineBroker above): from here a thread may exist. Dies with the launcher.
+  std::optional<OrphanWatch> orphan_watch;
+  if (options.launcher_fd >= 0) orphan_watch.emplace(options.launcher_fd, -1);
   VFSD_LOG(kInfo, "serving %s", options.shared_dir);
   absl::Status served = server.Run();
   if (!served.ok()) return 1;

@@ -43,6 +43,7 @@ Setter Number(T BrokerOptions::*field, std::string option, T min, T max) {
 const std::map<std::string, Setter>& ValueOptions() {
   static const auto* options = new std::map<std::string, Setter>{
       {"channel-fd", Number(&BrokerOptions::channel_fd, "channel-fd", 0, 1 << 30)},
+      {"launcher-fd", Number(&BrokerOptions::launcher_fd, "launcher-fd", 0, 1 << 30)},
       {"shared-dir",
        [](BrokerOptions& o, const std::string& value) {
          if (value.empty() || value[0] != '/') {
@@ -105,7 +106,6 @@ const std::map<std::string, bool BrokerOptions::*>& FlagOptions() {
       {"killpriv-v2", &BrokerOptions::killpriv_v2},
       {"preserve-noatime", &BrokerOptions::preserve_noatime},
       {"security-label", &BrokerOptions::security_label},
-      {"syslog", &BrokerOptions::syslog},
   };
   return *flags;
 }
@@ -157,7 +157,8 @@ std::string BrokerUsage() {
          "  [--xattr] [--posix-acl] [--readonly] [--inode-file-handles=never|prefer|mandatory]\n"
          "  [--announce-submounts] [--allow-direct-io] [--writeback] [--killpriv-v2]\n"
          "  [--preserve-noatime] [--security-label] [--xattrmap=RULES] [--modcaps=LIST]\n"
-         "  [--rlimit-nofile=N] [--threads=N] [--log-level=LEVEL] [--syslog]\n";
+         "  [--rlimit-nofile=N] [--threads=N] [--log-level=LEVEL]\n"
+         "  [--launcher-fd=N]\n";
 }
 
 }  // namespace virtiofsd

@@ -42,7 +42,8 @@ struct BrokerOptions {
   uint64_t rlimit_nofile = 0;  // 0: raise to the default (capped below fs.file-max).
   int threads = 4;
   LogLevel log_level = LogLevel::kInfo;
-  bool syslog = false;
+  // Log lines go to the launcher there (common/launcher_link.h); -1: to stderr.
+  int launcher_fd = -1;
 };
 
 // Parses argv[1..]. Options take `--name=value` (or `--name value`); booleans take

@@ -35,7 +35,7 @@ TEST(BrokerOptionsTest, EveryOption) {
                 "--inode-file-handles=prefer", "--announce-submounts", "--allow-direct-io",
                 "--writeback", "--killpriv-v2", "--preserve-noatime", "--security-label",
                 "--xattrmap=:map::user.virtiofs.:", "--modcaps=+SYS_ADMIN,-mknod",
-                "--rlimit-nofile=4096", "--threads=8", "--log-level=debug", "--syslog"})));
+                "--rlimit-nofile=4096", "--threads=8", "--log-level=debug", "--launcher-fd=5"})));
   EXPECT_EQ(o.sandbox, SandboxMode::kChroot);
   EXPECT_EQ(o.seccomp, SeccompAction::kLog);
   EXPECT_TRUE(o.posix_acl);
@@ -53,7 +53,7 @@ TEST(BrokerOptionsTest, EveryOption) {
   EXPECT_EQ(o.rlimit_nofile, 4096u);
   EXPECT_EQ(o.threads, 8);
   EXPECT_EQ(o.log_level, LogLevel::kDebug);
-  EXPECT_TRUE(o.syslog);
+  EXPECT_EQ(o.launcher_fd, 5);
 }
 
 TEST(BrokerOptionsTest, Refusals) {

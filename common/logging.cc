@@ -1,10 +1,10 @@
 #include "common/logging.h"
 
-#include <syslog.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -16,7 +16,7 @@ namespace {
 // Start-up configuration, written by InitLogging() before threads exist.
 struct LogConfig {
   std::atomic<int> level{static_cast<int>(LogLevel::kInfo)};
-  std::atomic<bool> use_syslog{false};
+  LogSink sink;  // empty: stderr
   char program[32] = "virtiofsd";
 };
 
@@ -43,19 +43,6 @@ const char* LevelName(LogLevel level) {
   return "OFF";
 }
 
-int SyslogPriority(LogLevel level) {
-  switch (level) {
-    case LogLevel::kError:
-      return LOG_ERR;
-    case LogLevel::kWarn:
-      return LOG_WARNING;
-    case LogLevel::kInfo:
-      return LOG_INFO;
-    default:
-      return LOG_DEBUG;
-  }
-}
-
 }  // namespace
 
 std::optional<LogLevel> ParseLogLevel(absl::string_view name) {
@@ -69,14 +56,20 @@ std::optional<LogLevel> ParseLogLevel(absl::string_view name) {
   return std::nullopt;
 }
 
-void InitLogging(absl::string_view program, LogLevel level, bool use_syslog) {
+void InitLogging(absl::string_view program, LogLevel level) {
   LogConfig& config = Config();
   size_t n = std::min(program.size(), sizeof(config.program) - 1);
   program.copy(config.program, n);
   config.program[n] = '\0';
   config.level.store(static_cast<int>(level), std::memory_order_relaxed);
-  config.use_syslog.store(use_syslog, std::memory_order_relaxed);
-  if (use_syslog) openlog(config.program, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void SetLogSink(LogSink sink) { Config().sink = std::move(sink); }
+
+std::string StderrLine(absl::string_view program, pid_t pid, LogLevel level,
+                       absl::string_view message) {
+  return absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ ", absl::Now(), absl::UTCTimeZone()),
+                      program, "[", pid, "] ", LevelName(level), " ", message, "\n");
 }
 
 bool LogEnabled(LogLevel level) {
@@ -86,14 +79,9 @@ bool LogEnabled(LogLevel level) {
 
 void LogLine(LogLevel level, absl::string_view message) {
   LogConfig& config = Config();
-  if (config.use_syslog.load(std::memory_order_relaxed)) {
-    syslog(SyslogPriority(level), "%.*s", static_cast<int>(message.size()), message.data());
-    return;
-  }
+  if (config.sink) return config.sink(level, message);
   // One write() per line so lines of concurrent threads do not interleave.
-  std::string line =
-      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ ", absl::Now(), absl::UTCTimeZone()),
-                   config.program, "[", getpid(), "] ", LevelName(level), " ", message, "\n");
+  std::string line = StderrLine(config.program, getpid(), level, message);
   ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
 }

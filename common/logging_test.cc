@@ -23,11 +23,11 @@ TEST(LoggingTest, ParsesTheRustDaemonsLevelNames) {
 }
 
 TEST(LoggingTest, ThresholdSelectsLevels) {
-  InitLogging("test", LogLevel::kWarn, false);
+  InitLogging("test", LogLevel::kWarn);
   EXPECT_TRUE(LogEnabled(LogLevel::kError));
   EXPECT_TRUE(LogEnabled(LogLevel::kWarn));
   EXPECT_FALSE(LogEnabled(LogLevel::kInfo));
-  InitLogging("test", LogLevel::kOff, false);
+  InitLogging("test", LogLevel::kOff);
   EXPECT_FALSE(LogEnabled(LogLevel::kError));
   EXPECT_FALSE(LogEnabled(LogLevel::kOff));
 }
@@ -51,7 +51,7 @@ std::string CaptureStderr(F log) {
 }
 
 TEST(LoggingTest, WritesOneLineWithProgramAndLevel) {
-  InitLogging("frontend", LogLevel::kInfo, false);
+  InitLogging("frontend", LogLevel::kInfo);
   std::string out = CaptureStderr([] {
     VFSD_LOG(kWarn, "queue %d stalled", 3);
     VFSD_LOG(kDebug, "not shown");

@@ -80,7 +80,7 @@ absl::Status SetLimit(int resource, uint64_t value, const char* name) {
 }  // namespace
 
 int FrontendThreadBound(const FrontendOptions& options) {
-  return 2 + (1 + options.request_queues) + options.thread_pool_size;
+  return 3 + (1 + options.request_queues) + options.thread_pool_size;
 }
 
 uint64_t FrontendProcessLimit(const FrontendOptions& options) {

@@ -41,6 +41,8 @@ absl::StatusOr<FrontendOptions> ParseFrontendOptions(const std::vector<std::stri
   const std::map<std::string, Setter, std::less<>> valued = {
       {"--channel-fd", [&](auto v) { return Number("--channel-fd", v, 0, 1 << 20, o.channel_fd); }},
       {"--fd", [&](auto v) { return Number("--fd", v, 0, 1 << 20, o.listen_fd); }},
+      {"--launcher-fd",
+       [&](auto v) { return Number("--launcher-fd", v, 0, 1 << 20, o.launcher_fd); }},
       {"--socket-path",
        [&](auto v) {
          o.socket_path = std::string(v);
@@ -96,7 +98,6 @@ absl::StatusOr<FrontendOptions> ParseFrontendOptions(const std::vector<std::stri
       {"--posix-acl", &o.fuse.posix_acl},
       {"--xattr", &broker_only},
       {"--allow-mmap", &o.fuse.allow_mmap},
-      {"--syslog", &o.syslog},
       {"--unique-ids", &o.unique_ids},
   };
   for (const std::string& arg : args) {

@@ -6,7 +6,7 @@
 //       [--allow-direct-io] [--announce-submounts] [--killpriv-v2] [--posix-acl]
 //       [--xattr] [--allow-mmap] [--thread-pool-size=N] [--request-queues=N]
 //       [--seccomp=kill|log|trap|none] [--sandbox-uid=N] [--sandbox-gid=N]
-//       [--unique-ids] [--rlimit-nofile=N] [--no-sandbox] [--log-level=LEVEL] [--syslog]
+//       [--unique-ids] [--rlimit-nofile=N] [--no-sandbox] [--log-level=LEVEL] [--launcher-fd=N]
 
 #ifndef VIRTIOFSD_FRONTEND_FRONTEND_OPTIONS_H_
 #define VIRTIOFSD_FRONTEND_FRONTEND_OPTIONS_H_
@@ -42,7 +42,8 @@ struct FrontendOptions {
   uint64_t rlimit_nofile = 0;
   bool sandbox = true;
   LogLevel log_level = LogLevel::kInfo;
-  bool syslog = false;
+  // Log lines go to the launcher there (common/launcher_link.h); -1: to stderr.
+  int launcher_fd = -1;
 };
 
 // Parses argv[1..]. kInvalidArgument names the offending option.

@@ -30,7 +30,7 @@ TEST(FrontendOptionsTest, ParsesEveryOption) {
                                                                 "--unique-ids",
                                                                 "--rlimit-nofile=4096",
                                                                 "--log-level=debug",
-                                                                "--syslog"}));
+                                                                "--launcher-fd=5"}));
   EXPECT_EQ(o.channel_fd, 3);
   EXPECT_EQ(o.listen_fd, 4);
   EXPECT_EQ(o.tag, "myfs");
@@ -49,7 +49,7 @@ TEST(FrontendOptionsTest, ParsesEveryOption) {
   EXPECT_TRUE(o.unique_ids);
   EXPECT_EQ(o.rlimit_nofile, 4096u);
   EXPECT_EQ(o.log_level, LogLevel::kDebug);
-  EXPECT_TRUE(o.syslog);
+  EXPECT_EQ(o.launcher_fd, 5);
   EXPECT_TRUE(o.sandbox);
 }
 

@@ -43,6 +43,7 @@ struct FuseSession::Call {
       : chain(std::move(pending)), in(header) {}
   ~Call() {
     if (!done) ReplyError(EIO);
+    if (on_end) on_end();
   }
 
   // Copies the next sizeof(T) argument bytes into `out`; false if too few remain.
@@ -111,6 +112,8 @@ struct FuseSession::Call {
   size_t pos = 0;
   IovecList write_data;  // WRITE's payload, still in guest memory.
   bool done = false;
+  // Runs last, however the call ended (SETLKW's lock-wait bookkeeping).
+  absl::AnyInvocable<void()> on_end;
 };
 
 FuseSession::FuseSession(BrokerClient& broker, FuseOptions options, WorkerPool* pool)
@@ -362,6 +365,7 @@ void FuseSession::Init(std::unique_ptr<Call> call) {
   // A repeated INIT (a rebooted guest that sent no DESTROY) starts a new session.
   if (initialized()) {
     open_files_.Clear();
+    InterruptAtBroker(lock_waits_.EndAll());
     proto::Request destroy = NewRequest(*call);
     destroy.mutable_destroy();
     absl::StatusOr<BrokerResponse> reset = broker_.Call(std::move(destroy));
@@ -382,6 +386,7 @@ void FuseSession::Init(std::unique_ptr<Call> call) {
 
 void FuseSession::Destroy(std::unique_ptr<Call> call) {
   open_files_.Clear();
+  InterruptAtBroker(lock_waits_.EndAll());
   initialized_.store(false, std::memory_order_release);
   proto::Request request = NewRequest(*call);
   request.mutable_destroy();
@@ -985,25 +990,23 @@ void FuseSession::Setlk(std::unique_ptr<Call> call) {
   setlk->set_wait(wait);
   setlk->set_flock(in.lk_flags & FUSE_LK_FLOCK);
   if (!wait) return ForwardEmpty(std::move(call), std::move(request));
-  // A waiting lock can be interrupted: remember which broker request serves it.
-  const uint64_t unique = call->in.unique;
-  std::optional<uint64_t> id =
-      Forward(std::move(call), std::move(request), [this, unique](Call& call, BrokerResponse&) {
-        LockWaitEnded(unique);
-        call.Reply(0);
-      });
-  if (id.has_value()) LockWaitStarted(unique, *id);
+  // A waiting lock can be ended early: remember which broker request serves it.
+  std::optional<uint64_t> token = lock_waits_.Begin(call->in.unique, call->chain.queue_index());
+  if (!token.has_value()) return call->ReplyError(ENOLCK);  // as the broker's own limit
+  call->on_end = [this, token = *token] { lock_waits_.End(token); };
+  std::optional<uint64_t> id = Forward(std::move(call), std::move(request),
+                                       [](Call& call, BrokerResponse&) { call.Reply(0); });
+  if (id.has_value() && lock_waits_.Attach(*token, *id)) InterruptAtBroker({*id});
 }
 
-void FuseSession::LockWaitStarted(uint64_t unique, uint64_t broker_id) {
-  absl::MutexLock lock(&lock_waits_mu_);
-  // The reply may have come first (LockWaitEnded found nothing to remove).
-  if (lock_waits_ended_early_.erase(unique) == 0) lock_waits_[unique] = broker_id;
-}
+void FuseSession::QueueStopping(int queue) { InterruptAtBroker(lock_waits_.EndQueue(queue)); }
 
-void FuseSession::LockWaitEnded(uint64_t unique) {
-  absl::MutexLock lock(&lock_waits_mu_);
-  if (lock_waits_.erase(unique) == 0) lock_waits_ended_early_.insert(unique);
+void FuseSession::InterruptAtBroker(const std::vector<uint64_t>& broker_ids) {
+  for (uint64_t id : broker_ids) {
+    proto::Request request;
+    request.mutable_interrupt()->set_target_id(id);
+    (void)broker_.SendOneWay(std::move(request));
+  }
 }
 
 void FuseSession::Interrupt(std::unique_ptr<Call> call) {
@@ -1011,15 +1014,8 @@ void FuseSession::Interrupt(std::unique_ptr<Call> call) {
   // interrupts are ignored, as FUSE allows. INTERRUPT itself gets no reply.
   fuse_interrupt_in in;
   if (call->Arg(in)) {
-    std::optional<uint64_t> target;
-    {
-      absl::MutexLock lock(&lock_waits_mu_);
-      if (auto it = lock_waits_.find(in.unique); it != lock_waits_.end()) target = it->second;
-    }
-    if (target.has_value()) {
-      proto::Request request;
-      request.mutable_interrupt()->set_target_id(*target);
-      (void)broker_.SendOneWay(std::move(request));
+    if (std::optional<uint64_t> target = lock_waits_.Interrupt(in.unique)) {
+      InterruptAtBroker({*target});
     }
   }
   call->NoReply();

@@ -22,14 +22,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
 #include "common/broker_client.h"
 #include "frontend/chain_io.h"
 #include "frontend/fuse_options.h"
+#include "frontend/lock_waits.h"
 #include "frontend/open_files.h"
 #include "frontend/queue_runner.h"
 #include "frontend/worker_pool.h"
@@ -48,6 +47,9 @@ class FuseSession : public ChainHandler {
   FuseSession(BrokerClient& broker, FuseOptions options, WorkerPool* pool = nullptr);
 
   void HandleChain(PendingChain chain) override;
+  // Ends the queue's lock waits (EINTR), so the queue's stop does not wait for a
+  // lock that someone else holds.
+  void QueueStopping(int queue) override;
 
   bool initialized() const { return initialized_.load(std::memory_order_acquire); }
 
@@ -126,10 +128,8 @@ class FuseSession : public ChainHandler {
   void Setlk(std::unique_ptr<Call> call);
   void Interrupt(std::unique_ptr<Call> call);
 
-  // SETLKW requests in flight, by FUSE unique, so an INTERRUPT can name them to the
-  // broker. The reply and the bookkeeping after Submit() may come in either order.
-  void LockWaitStarted(uint64_t unique, uint64_t broker_id);
-  void LockWaitEnded(uint64_t unique);
+  // Sends the broker an InterruptRequest for each of `broker_ids`.
+  void InterruptAtBroker(const std::vector<uint64_t>& broker_ids);
 
   BrokerClient& broker_;
   WorkerPool* const pool_;
@@ -139,9 +139,7 @@ class FuseSession : public ChainHandler {
   std::atomic<bool> setxattr_ext_{false};
   std::atomic<bool> guest_strips_setgid_{false};  // proto CreateRequest.guest_strips_setgid
   OpenFiles open_files_;
-  absl::Mutex lock_waits_mu_;
-  absl::flat_hash_map<uint64_t, uint64_t> lock_waits_ ABSL_GUARDED_BY(lock_waits_mu_);
-  absl::flat_hash_set<uint64_t> lock_waits_ended_early_ ABSL_GUARDED_BY(lock_waits_mu_);
+  LockWaits lock_waits_;
 };
 
 }  // namespace virtiofsd

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/broker_client.h"
+#include "common/launcher_link.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "frontend/confinement.h"
@@ -83,7 +84,12 @@ int Run(const FrontendOptions& options) {
     }
     filter = *std::move(confined);
   }
+  const int channel_fd = channel.get();
   BrokerClient broker{FrameSocket(std::move(channel))};
+  // Dies with the launcher, and at once when the broker goes (not when QEMU next
+  // speaks). Destroyed before `broker`, whose own shutdown must not count.
+  std::optional<OrphanWatch> orphan_watch;
+  if (options.launcher_fd >= 0) orphan_watch.emplace(options.launcher_fd, channel_fd);
   if (absl::Status status = Handshake(broker); !status.ok()) {
     VFSD_LOG(kError, "%s", status.ToString());
     return 1;
@@ -129,8 +135,13 @@ int main(int argc, char** argv) {
     fprintf(stderr, "virtiofsd-frontend: %s\n", std::string(options.status().message()).c_str());
     return 2;
   }
-  virtiofsd::InitLogging("virtiofsd-frontend", options->log_level, options->syslog);
+  virtiofsd::InitLogging("virtiofsd-frontend", options->log_level);
   virtiofsd::ExitOnStopSignals();
+  if (options->launcher_fd >= 0) {
+    // The launcher link stays open for the process's life (launcher_link.h).
+    fcntl(options->launcher_fd, F_SETFD, FD_CLOEXEC);
+    virtiofsd::LogToLauncher(options->launcher_fd);
+  }
   if (options->fuse.allow_mmap && options->fuse.cache == virtiofsd::CachePolicy::kNever) {
     // FUSE_DIRECT_IO_ALLOW_MMAP is newer than the FUSE protocol (7.38) we build against.
     VFSD_LOG(kWarn,

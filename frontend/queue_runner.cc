@@ -45,6 +45,7 @@ uint16_t QueueRunner::Stop() {
     ssize_t ignored = write(stop_.get(), &one, sizeof(one));
     (void)ignored;
     thread_.join();
+    handler_.QueueStopping(index_);
     absl::MutexLock lock(&used_mu_);
     used_mu_.Await(absl::Condition(
         +[](int* pending) { return *pending == 0; }, &pending_));

@@ -3,9 +3,9 @@
 // thread through the PendingChain they were given, which puts the chain on the used
 // ring and interrupts the driver when it asked for it.
 //
-// Stop() ends the thread, waits until every chain handed out has completed (so no
-// thread writes to guest memory afterwards), and returns the avail index to resume
-// from (GET_VRING_BASE).
+// Stop() ends the thread, tells the handler (QueueStopping), waits until every chain
+// handed out has completed (so no thread writes to guest memory afterwards), and
+// returns the avail index to resume from (GET_VRING_BASE).
 
 #ifndef VIRTIOFSD_FRONTEND_QUEUE_RUNNER_H_
 #define VIRTIOFSD_FRONTEND_QUEUE_RUNNER_H_
@@ -58,6 +58,10 @@ class ChainHandler {
   virtual ~ChainHandler() = default;
   // Called on the queue's thread for each chain, in ring order.
   virtual void HandleChain(PendingChain chain) = 0;
+  // Called when queue `queue` stops, after its last HandleChain() and before the
+  // stop waits for its chains: a handler ends what would otherwise wait without
+  // bound (lock waits).
+  virtual void QueueStopping(int queue) {}
 };
 
 class QueueRunner : public ChainCompleter {

@@ -44,7 +44,7 @@ void AddCommon(const Options& o, std::vector<std::string>& args) {
   AddFlag(args, o.killpriv_v2, "--killpriv-v2");
   args.push_back(absl::StrCat("--seccomp=", NameOf(o.seccomp)));
   args.push_back(absl::StrCat("--log-level=", LogLevelName(o.log_level)));
-  AddFlag(args, o.syslog, "--syslog");
+  args.push_back(absl::StrCat("--launcher-fd=", kChildLauncherFd));
 }
 
 }  // namespace

@@ -2,8 +2,9 @@
 //
 // Pure: no syscalls. Every setting that has a default is passed explicitly, so the
 // children's own defaults never decide what the user asked for. The fd numbers are
-// the launcher <-> child contract: the broker channel is fd 3 in both children and
-// the vhost-user listening socket is fd 4 in the frontend.
+// the launcher <-> child contract: the broker channel is fd 3 in both children, the
+// vhost-user listening socket is fd 4 in the frontend, and each child's launcher
+// link is fd 5.
 
 #ifndef VIRTIOFSD_LAUNCHER_CHILD_ARGS_H_
 #define VIRTIOFSD_LAUNCHER_CHILD_ARGS_H_
@@ -17,6 +18,8 @@ namespace virtiofsd {
 
 inline constexpr int kChildChannelFd = 3;
 inline constexpr int kFrontendListenFd = 4;
+// Each child's end of its launcher link (common/launcher_link.h).
+inline constexpr int kChildLauncherFd = 5;
 
 // argv[1..] of virtiofsd-broker (argv[0] is up to the caller).
 std::vector<std::string> BrokerArguments(const Options& options);

@@ -22,10 +22,11 @@ TEST(ChildArgsTest, DefaultsArePassedExplicitly) {
   EXPECT_THAT(BrokerArguments(o),
               ElementsAre("--channel-fd=3", "--shared-dir=/srv", "--sandbox=namespace",
                           "--inode-file-handles=never", "--announce-submounts", "--seccomp=kill",
-                          "--log-level=info"));
-  EXPECT_THAT(FrontendArguments(o),
-              ElementsAre("--channel-fd=3", "--fd=4", "--cache=auto", "--thread-pool-size=0",
-                          "--announce-submounts", "--seccomp=kill", "--log-level=info"));
+                          "--log-level=info", "--launcher-fd=5"));
+  EXPECT_THAT(
+      FrontendArguments(o),
+      ElementsAre("--channel-fd=3", "--fd=4", "--cache=auto", "--thread-pool-size=0",
+                  "--announce-submounts", "--seccomp=kill", "--log-level=info", "--launcher-fd=5"));
 }
 
 TEST(ChildArgsTest, EveryHonouredOptionReachesItsChild) {
@@ -58,12 +59,12 @@ TEST(ChildArgsTest, EveryHonouredOptionReachesItsChild) {
                           "--security-label", "--xattrmap=:ok:all:::", "--modcaps=+sys_admin",
                           "--modcaps=-MKNOD", "--rlimit-nofile=4096", "--xattr", "--posix-acl",
                           "--allow-direct-io", "--writeback", "--killpriv-v2", "--seccomp=log",
-                          "--log-level=debug", "--syslog"));
+                          "--log-level=debug", "--launcher-fd=5"));
   EXPECT_THAT(FrontendArguments(o),
               ElementsAre("--channel-fd=3", "--fd=4", "--cache=metadata", "--thread-pool-size=8",
                           "--tag=myfs", "--no-readdirplus", "--allow-mmap", "--rlimit-nofile=4096",
                           "--xattr", "--posix-acl", "--allow-direct-io", "--writeback",
-                          "--killpriv-v2", "--seccomp=log", "--log-level=debug", "--syslog"));
+                          "--killpriv-v2", "--seccomp=log", "--log-level=debug", "--launcher-fd=5"));
 }
 
 TEST(ChildArgsTest, CacheNeverTurnsReaddirplusOff) {

@@ -10,8 +10,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,6 +26,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "launcher/child_args.h"
+#include "launcher/child_links.h"
 #include "launcher/child_locator.h"
 #include "launcher/child_process.h"
 #include "launcher/frontend_identity.h"
@@ -32,6 +35,7 @@
 #include "launcher/pid_file.h"
 #include "launcher/stop_signals.h"
 #include "launcher/supervisor.h"
+#include "launcher/syslog_writer.h"
 #include "launcher/usage.h"
 
 namespace virtiofsd {
@@ -109,7 +113,7 @@ absl::StatusOr<ChildProcess> SpawnFrontend(const std::string& path,
   return ChildProcess::Spawn(path, args, fds);
 }
 
-int Run(Options options) {
+int Run(Options options, SyslogWriter* syslog) {
   // The broker takes an absolute path: it may pivot_root or chroot into it.
   char* shared_dir = realpath(options.shared_dir.c_str(), nullptr);
   if (shared_dir == nullptr) {
@@ -118,6 +122,12 @@ int Run(Options options) {
   }
   options.shared_dir = shared_dir;
   free(shared_dir);
+  struct stat shared_stat;
+  if (stat(options.shared_dir.c_str(), &shared_stat) == 0 && !S_ISDIR(shared_stat.st_mode)) {
+    // As the Rust virtiofsd, only a directory is shared; say so before any child starts.
+    VFSD_LOG(kError, "shared directory %s is not a directory", options.shared_dir);
+    return 2;
+  }
   auto frontend_path = FindChildBinary(kFrontendBinary);
   if (!frontend_path.ok()) return Fail("frontend", frontend_path.status());
   auto broker_path = FindChildBinary(kBrokerBinary);
@@ -138,12 +148,16 @@ int Run(Options options) {
   }
   auto channel = FrameSocket::CreatePair();
   if (!channel.ok()) return Fail("broker channel", channel.status());
+  auto links = ChildLinks::Create();
+  if (!links.ok()) return Fail("launcher links", links.status());
 
-  const FdMapping broker_fds[] = {{channel->first.fd(), kChildChannelFd}};
+  const FdMapping broker_fds[] = {{channel->first.fd(), kChildChannelFd},
+                                  {(*links)->child_end(ChildLinks::kBroker), kChildLauncherFd}};
   auto broker = ChildProcess::Spawn(*broker_path, BrokerArguments(options), broker_fds);
   if (!broker.ok()) return Fail("broker", broker.status());
   const FdMapping frontend_fds[] = {{channel->second.fd(), kChildChannelFd},
-                                    {endpoint.listen_fd.get(), kFrontendListenFd}};
+                                    {endpoint.listen_fd.get(), kFrontendListenFd},
+                                    {(*links)->child_end(ChildLinks::kFrontend), kChildLauncherFd}};
   auto frontend = SpawnFrontend(*frontend_path, FrontendCommand(options), frontend_fds);
   if (!frontend.ok()) return Fail("frontend", frontend.status());
   // The children hold their ends now; the launcher keeps neither the channel nor
@@ -151,6 +165,19 @@ int Run(Options options) {
   channel->first = FrameSocket(UniqueFd());
   channel->second = FrameSocket(UniqueFd());
   endpoint.listen_fd.Reset();
+  (*links)->CloseChildEnds();
+  if (syslog != nullptr) {
+    (*links)->StartRelay(
+        [syslog](absl::string_view process, pid_t pid, LogLevel level, absl::string_view message) {
+          syslog->Write(process, pid, level, message);
+        });
+  } else {
+    (*links)->StartRelay(
+        [](absl::string_view process, pid_t pid, LogLevel level, absl::string_view message) {
+          const std::string line = StderrLine(process, pid, level, message);
+          (void)!write(STDERR_FILENO, line.data(), line.size());
+        });
+  }
 
   VFSD_LOG(kInfo, "started broker (pid %d) and frontend (pid %d); waiting for the VMM on %s",
            broker->pid(), frontend->pid(),
@@ -186,9 +213,18 @@ int Main(int argc, char** argv) {
     case Command::Action::kRun:
       break;
   }
-  InitLogging("virtiofsd", command->options.log_level, command->options.syslog);
+  InitLogging("virtiofsd", command->options.log_level);
+  // With --syslog the launcher alone talks to syslog, for itself and its children.
+  std::unique_ptr<SyslogWriter> syslog;
+  if (command->options.syslog) {
+    const char* path = getenv("VIRTIOFSD_SYSLOG_SOCKET");  // tests point it elsewhere
+    syslog = std::make_unique<SyslogWriter>(path != nullptr ? path : kSyslogSocket);
+    SetLogSink([writer = syslog.get(), pid = getpid()](LogLevel level, absl::string_view line) {
+      writer->Write("virtiofsd", pid, level, line);
+    });
+  }
   for (const std::string& notice : command->notices) VFSD_LOG(kWarn, "%s", notice);
-  return Run(std::move(command->options));
+  return Run(std::move(command->options), syslog.get());
 }
 
 }  // namespace

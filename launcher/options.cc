@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "broker/xattr_map.h"
 #include "common/status.h"
 
 namespace virtiofsd {
@@ -196,7 +197,6 @@ const std::vector<OptionSpec>& Specs() {
       Flag("--posix-acl", &Options::posix_acl),
       {"--xattrmap", true,
        [](ParseState& s, absl::string_view v) {
-         // The broker parses the rules; it exits 2 on bad ones, and so do we.
          VFSD_RETURN_IF_ERROR(NonEmpty("--xattrmap", v));
          s.options().xattrmap = std::string(v);
          return absl::OkStatus();
@@ -507,6 +507,13 @@ absl::Status Finish(ParseState& state) {
   }
   if (state.compat_debug) o.log_level = LogLevel::kDebug;
   if (o.posix_acl || o.security_label || o.xattrmap.has_value()) o.xattr = true;
+  if (o.xattrmap.has_value()) {
+    // The broker's own parser: a rule it would refuse is refused here, before any
+    // process starts.
+    if (absl::StatusOr<XattrMap> map = XattrMap::Parse(*o.xattrmap); !map.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("'--xattrmap': ", map.status().message()));
+    }
+  }
 
   if (state.help) {
     state.command.action = Action::kHelp;

@@ -247,6 +247,8 @@ TEST(OptionsTest, BadCommandLinesNameTheOption) {
       {Line({"--migration-mode=paths"}), "'--migration-mode'"},
       {Line({"--migration-on-error=ignore"}), "'--migration-on-error'"},
       {Line({"--xattrmap="}), "'--xattrmap'"},
+      {Line({"--xattrmap=this is not a rule"}), "'--xattrmap'"},
+      {Line({"-o", "xattrmap=:prefix:all:a:"}), "'--xattrmap'"},
       {Line({"--shared-dir="}), "'--shared-dir'"},
       {Line({"-o", "source=/a,bogus"}), "'-o bogus'"},
       {Line({"-o", "cache=never"}), "'-o cache=never'"},

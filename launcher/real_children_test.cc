@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -24,9 +26,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "launcher/child_args.h"
+#include "launcher/child_process.h"
+#include "launcher/listen_socket.h"
+#include "launcher/options.h"
 #include "launcher/testing/child_report.h"
 #include "launcher/testing/daemon.h"
 
@@ -34,6 +41,7 @@ namespace virtiofsd {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using ::virtiofsd::testing::Daemon;
 using ::virtiofsd::testing::MakeTempDir;
@@ -218,9 +226,9 @@ TEST_F(RealChildrenTest, EachFrontendHasItsOwnIdentityPidNamespaceAndLimits) {
   // main, the broker client's receiver, hiprio + one request queue: 4 threads,
   // and room for one queue thread being replaced.
 #if defined(__SANITIZE_ADDRESS__)
-  EXPECT_EQ(Limit(frontend, "Max processes"), "10 10");  // + the sanitizer's tasks
+  EXPECT_EQ(Limit(frontend, "Max processes"), "11 11");  // + the sanitizer's tasks
 #else
-  EXPECT_EQ(Limit(frontend, "Max processes"), "6 6");
+  EXPECT_EQ(Limit(frontend, "Max processes"), "7 7");
 #endif
   EXPECT_EQ(Limit(frontend, "Max open files"), "5000 5000");
   EXPECT_EQ(Limit(broker, "Max open files"), "5000 5000");
@@ -258,12 +266,230 @@ TEST_F(RealChildrenTest, KillingEitherChildEndsTheDaemonNamingIt) {
   }
 }
 
-TEST_F(RealChildrenTest, BrokerRejectingItsCommandLineExitsTwo) {
-  // The broker decides what xattr rules are valid; its verdict is the daemon's.
-  args_.push_back("--xattrmap=this is not a rule");
-  Daemon daemon(dir_, args_, env_);
+TEST_F(RealChildrenTest, BadXattrRulesAndAFileAsShareAreRefusedBeforeAnyChildStarts) {
+  // The launcher checks --xattrmap with the broker's own parser.
+  std::vector<std::string> bad_rules = args_;
+  bad_rules.push_back("--xattrmap=this is not a rule");
+  Daemon rules(dir_, bad_rules, env_);
+  EXPECT_EQ(rules.Wait(), 2) << rules.Stderr();
+  EXPECT_THAT(rules.Stderr(), HasSubstr("error: '--xattrmap'"));
+  EXPECT_THAT(rules.Stderr(), Not(HasSubstr("broker")));
+  EXPECT_THAT(rules.Stderr(), Not(HasSubstr("frontend")));
+
+  // A regular file is not a share: one line, exit 2.
+  const std::string file = dir_ + "/file";
+  std::ofstream(file) << "x";
+  Daemon daemon(dir_, {"--shared-dir=" + file, "--socket-path=" + socket_}, env_);
   EXPECT_EQ(daemon.Wait(), 2) << daemon.Stderr();
-  EXPECT_THAT(daemon.Stderr(), HasSubstr("broker exited with status 2"));
+  EXPECT_THAT(daemon.Stderr(), HasSubstr(file + " is not a directory"));
+  const std::string said = daemon.Stderr();
+  EXPECT_EQ(std::count(said.begin(), said.end(), '\n'), 1) << said;
+  EXPECT_NE(access(socket_.c_str(), F_OK), 0);
+}
+
+// A system logger as a test plays it: a datagram socket at `path` that the
+// launcher is pointed at (VIRTIOFSD_SYSLOG_SOCKET).
+class FakeSyslog {
+ public:
+  explicit FakeSyslog(std::string path) : path_(std::move(path)) { Bind(); }
+  ~FakeSyslog() { unlink(path_.c_str()); }
+
+  // syslogd restarting: the old socket goes away, a new one appears at the path.
+  void Restart() {
+    fd_.Reset();
+    unlink(path_.c_str());
+    seen_.clear();
+    Bind();
+  }
+
+  // Waits (10 s at most) for a message containing `text`; returns it, or "".
+  std::string WaitFor(const std::string& text) {
+    for (const std::string& line : seen_) {
+      if (line.find(text) != std::string::npos) return line;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd pfd = {fd_.get(), POLLIN, 0};
+      if (poll(&pfd, 1, 100) <= 0) continue;
+      char buffer[8192];
+      const ssize_t n = recv(fd_.get(), buffer, sizeof(buffer), 0);
+      if (n <= 0) continue;
+      seen_.emplace_back(buffer, n);
+      if (seen_.back().find(text) != std::string::npos) return seen_.back();
+    }
+    return "";
+  }
+
+  std::string All() const {
+    std::string all;
+    for (const std::string& line : seen_) all += line + "\n";
+    return all;
+  }
+
+ private:
+  void Bind() {
+    fd_.Reset(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    path_.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
+    EXPECT_EQ(bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0)
+        << strerror(errno);
+  }
+
+  std::string path_;
+  UniqueFd fd_;
+  std::vector<std::string> seen_;
+};
+
+TEST_F(RealChildrenTest, SyslogGoesThroughTheLauncherNamingEachProcessAndItsHostPid) {
+  FakeSyslog syslog(dir_ + "/log");
+  args_.push_back("--syslog");
+  env_.push_back("VIRTIOFSD_SYSLOG_SOCKET=" + dir_ + "/log");
+  Daemon daemon(dir_, args_, env_);
+  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
+  ASSERT_GT(frontend, 0) << daemon.Stderr();
+  ASSERT_GT(broker, 0) << daemon.Stderr();
+  // Each line names its process and host pid; the children are confined (seccomp
+  // on, no socket()) and still log.
+  EXPECT_THAT(syslog.WaitFor(absl::StrCat("virtiofsd-frontend[", frontend,
+                                          "]: waiting for the vhost-user front-end")),
+              StartsWith("<30>"))
+      << syslog.All() << daemon.Stderr();
+  EXPECT_NE(syslog.WaitFor(absl::StrCat("virtiofsd-broker[", broker, "]: serving ")), "")
+      << syslog.All() << daemon.Stderr();
+  EXPECT_NE(syslog.WaitFor(absl::StrCat("virtiofsd[", daemon.pid(), "]: started broker")), "")
+      << syslog.All();
+
+  // syslogd restarts: the next lines reach the new socket.
+  syslog.Restart();
+  { UniqueFd vmm = Connect(); }
+  EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
+  EXPECT_NE(
+      syslog.WaitFor(absl::StrCat("virtiofsd-frontend[", frontend, "]: front-end disconnected")),
+      "")
+      << syslog.All() << daemon.Stderr();
+  EXPECT_NE(syslog.WaitFor(absl::StrCat("virtiofsd[", daemon.pid(), "]: ")), "") << syslog.All();
+  EXPECT_THAT(daemon.Stderr(), Not(HasSubstr("INFO"))) << "every line went to syslog";
+}
+
+TEST_F(RealChildrenTest, StderrLinesNameEachProcessWithItsHostPid) {
+  Daemon daemon(dir_, args_, env_);
+  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+  // The serving broker, which may be pid 1 of a pid namespace of its own.
+  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
+  ASSERT_GT(frontend, 0) << daemon.Stderr();
+  ASSERT_GT(broker, 0) << daemon.Stderr();
+  { UniqueFd vmm = Connect(); }
+  EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
+  EXPECT_THAT(daemon.Stderr(),
+              HasSubstr(absl::StrCat("virtiofsd-broker[", broker, "] INFO serving")));
+  EXPECT_THAT(daemon.Stderr(), HasSubstr(absl::StrCat("virtiofsd-frontend[", frontend,
+                                                      "] INFO front-end connected")));
+}
+
+TEST_F(RealChildrenTest, SyslogWithoutALoggerFallsBackToStderrWithOneWarning) {
+  args_.push_back("--syslog");
+  env_.push_back("VIRTIOFSD_SYSLOG_SOCKET=" + dir_ + "/no-logger-here");
+  Daemon daemon(dir_, args_, env_);
+  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+  ASSERT_GT(frontend, 0) << daemon.Stderr();
+  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
+  { UniqueFd vmm = Connect(); }
+  EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
+  const std::string err = daemon.Stderr();
+  EXPECT_THAT(
+      err, HasSubstr(absl::StrCat("virtiofsd-frontend[", frontend, "] INFO front-end connected")));
+  EXPECT_THAT(err, HasSubstr("virtiofsd-broker["));
+  EXPECT_EQ(err.find("cannot connect to syslog"), err.rfind("cannot connect to syslog")) << err;
+  EXPECT_THAT(err, HasSubstr("cannot connect to syslog"));
+}
+
+// Whether `pid` has exited (gone, or a zombie nobody reaped yet).
+bool Gone(pid_t pid) {
+  const std::string state = ProcStatus(pid, "State");
+  return state.empty() || state[0] == 'Z';
+}
+
+// Polls (10 s at most) until every pid in `pids` is gone.
+bool AllGone(const std::vector<pid_t>& pids) {
+  for (int i = 0; i < 1000; ++i) {
+    if (std::all_of(pids.begin(), pids.end(), Gone)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+TEST_F(RealChildrenTest, ChildrenDieWithTheLauncherEvenByKill) {
+  for (const bool vmm_connected : {false, true}) {
+    SCOPED_TRACE(vmm_connected ? "serving a VMM" : "waiting for a VMM");
+    Daemon daemon(dir_, args_, env_);
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered), 0) << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
+    UniqueFd vmm;
+    if (vmm_connected) vmm = Connect();
+    const std::vector<pid_t> children = Descendants(daemon.pid());
+    ASSERT_GE(children.size(), 2u);
+    // Kata stops the daemon this way.
+    ASSERT_EQ(kill(daemon.pid(), SIGKILL), 0);
+    EXPECT_EQ(daemon.Wait(), 128 + SIGKILL);
+    EXPECT_TRUE(AllGone(children)) << "left running: " << [&] {
+      std::string left;
+      for (pid_t pid : children) {
+        if (!Gone(pid)) left += absl::StrCat(pid, " ", ExeOf(pid), "; ");
+      }
+      return left;
+    }();
+  }
+}
+
+TEST_F(RealChildrenTest, FrontendExitsWhenTheBrokerGoesEvenWhileTheVmmIsSilent) {
+  // The two executables started as the launcher starts them, with the test
+  // holding the launcher's ends, so no supervisor stops the frontend for us.
+  absl::StatusOr<Command> command = ParseCommandLine(args_);
+  ASSERT_TRUE(command.ok()) << command.status();
+  int channel[2], broker_link[2], frontend_link[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel), 0);
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, broker_link), 0);
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, frontend_link), 0);
+  UniqueFd channel_ends[] = {UniqueFd(channel[0]), UniqueFd(channel[1])};
+  UniqueFd launcher_ends[] = {UniqueFd(broker_link[0]), UniqueFd(frontend_link[0])};
+  UniqueFd child_ends[] = {UniqueFd(broker_link[1]), UniqueFd(frontend_link[1])};
+  absl::StatusOr<ListenSocket> listener = CreateListenSocket(socket_, std::nullopt);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  command->options.shared_dir = shared_;
+  const FdMapping broker_fds[] = {{channel_ends[0].get(), kChildChannelFd},
+                                  {child_ends[0].get(), kChildLauncherFd}};
+  absl::StatusOr<ChildProcess> broker = ChildProcess::Spawn(
+      Runfile("broker/virtiofsd-broker"), BrokerArguments(command->options), broker_fds);
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const FdMapping frontend_fds[] = {{channel_ends[1].get(), kChildChannelFd},
+                                    {listener->fd.get(), kFrontendListenFd},
+                                    {child_ends[1].get(), kChildLauncherFd}};
+  absl::StatusOr<ChildProcess> frontend = ChildProcess::Spawn(
+      Runfile("frontend/virtiofsd-frontend"), FrontendArguments(command->options), frontend_fds);
+  ASSERT_TRUE(frontend.ok()) << frontend.status();
+  for (UniqueFd& fd : channel_ends) fd.Reset();
+  for (UniqueFd& fd : child_ends) fd.Reset();
+  listener->fd.Reset();
+
+  // A VMM connects and says nothing; then the broker (the one serving, which may
+  // be in a pid namespace of its own) dies.
+  UniqueFd vmm = Connect();
+  // One exchange (GET_FEATURES) shows the frontend serving the connection.
+  const uint32_t get_features[3] = {1, 1, 0};  // request, flags (version 1), size
+  ASSERT_EQ(write(vmm.get(), get_features, sizeof(get_features)), 12);
+  char reply[20];
+  ASSERT_EQ(recv(vmm.get(), reply, sizeof(reply), MSG_WAITALL), 20);
+  const pid_t serving = WaitForProcess(getpid(), "virtiofsd-broker", Filtered);
+  ASSERT_GT(serving, 0);
+  ASSERT_EQ(kill(serving, SIGKILL), 0);
+  pollfd pfd = {frontend->pidfd(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 10000), 1) << "the frontend outlived the broker";
+  std::optional<ChildExit> exit = frontend->TryReap();
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(exit->kind, ChildExit::Kind::kExited);
+  EXPECT_EQ(exit->value, 1);
 }
 
 // Starts `virtiofsd args` as root of a new user namespace that maps ids

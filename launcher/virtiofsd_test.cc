@@ -160,9 +160,9 @@ TEST_F(VirtiofsdTest, OptionsReachTheRightChild) {
       {{"--security-label", "--preserve-noatime", "--inode-file-handles=mandatory"},
        {"--security-label", "--preserve-noatime", "--inode-file-handles=mandatory"},
        {}},
-      {{"--seccomp=trap", "--syslog", "--writeback", "--killpriv-v2"},
-       {"--seccomp=trap", "--syslog", "--writeback", "--killpriv-v2"},
-       {"--seccomp=trap", "--syslog", "--writeback", "--killpriv-v2"}},
+      {{"--seccomp=trap", "--writeback", "--killpriv-v2"},
+       {"--seccomp=trap", "--writeback", "--killpriv-v2"},
+       {"--seccomp=trap", "--writeback", "--killpriv-v2"}},
   };
   for (const Case& c : cases) {
     unlink((dir_ + "/broker.report").c_str());
@@ -191,8 +191,10 @@ TEST_F(VirtiofsdTest, EachChildGetsOnlyItsFds) {
   Daemon daemon(dir_, Line(), FakeEnv());
   std::vector<std::string> broker = WaitForReport(dir_, "broker");
   std::vector<std::string> frontend = WaitForReport(dir_, "frontend");
-  EXPECT_THAT(ReportValues(broker, "fd"), UnorderedElementsAre("0", "1", "2", "3"));
-  EXPECT_THAT(ReportValues(frontend, "fd"), UnorderedElementsAre("0", "1", "2", "3", "4"));
+  EXPECT_THAT(ReportValues(broker, "fd"), UnorderedElementsAre("0", "1", "2", "3", "5"));
+  EXPECT_THAT(ReportValues(frontend, "fd"), UnorderedElementsAre("0", "1", "2", "3", "4", "5"));
+  EXPECT_THAT(broker, Contains("arg --launcher-fd=5"));
+  EXPECT_THAT(frontend, Contains("arg --launcher-fd=5"));
   EXPECT_THAT(ReportValues(broker, "channel_seqpacket"), Contains("1"));
   EXPECT_THAT(ReportValues(frontend, "channel_seqpacket"), Contains("1"));
   EXPECT_THAT(ReportValues(frontend, "fd4_listening"), Contains("1"));

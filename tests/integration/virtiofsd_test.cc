@@ -16,6 +16,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -511,6 +512,102 @@ TEST_P(VirtiofsdTest, PosixLocksReallyLockAndWaitsCanBeInterrupted) {
                        fuse_->Call(FUSE_SETLK, node, {AsBytes(LockIn(fh, 1, F_UNLCK))}, 0));
   EXPECT_EQ(unlocked.error(), 0);
   EXPECT_OK(fuse_->Release(node, fh));
+}
+
+// A host process's OFD lock on the first 100 bytes of Host(name); released when
+// the returned fd closes.
+UniqueFd HostLock(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_len = 100;
+  EXPECT_EQ(fcntl(fd.get(), F_OFD_SETLK, &lock), 0) << strerror(errno);
+  return fd;
+}
+
+// Whether a host process can take that lock now (nobody else holds it).
+bool HostCanLock(const std::string& path) {
+  UniqueFd fd = HostLock(path);
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_len = 100;
+  return fcntl(fd.get(), F_OFD_GETLK, &probe) == 0 && probe.l_type == F_UNLCK;
+}
+
+TEST_P(VirtiofsdTest, StoppingTheQueueEndsLockWaitsOnAHostHeldLock) {
+  ASSERT_OK_AND_ASSIGN(CreateReply file,
+                       fuse_->Create(FUSE_ROOT_ID, "held", O_RDWR | O_CREAT, 0100644));
+  UniqueFd host = HostLock(Host("held"));
+  ASSERT_OK_AND_ASSIGN(
+      uint64_t waiting,
+      fuse_->Start(FUSE_SETLKW, file.entry.nodeid, {AsBytes(LockIn(file.open.fh, 2, F_WRLCK))}, 0));
+  EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());  // the wait is parked at the broker
+  // The VM stops (QEMU's GET_VRING_BASE); the Linux driver sends no INTERRUPT, so
+  // the stop itself must end the wait, and must not wait for the host.
+  absl::StatusOr<std::vector<uint16_t>> stopped = driver_->StopQueues();
+  host.Reset();  // so a daemon that is still waiting does not hang the rest
+  ASSERT_OK(stopped.status());
+  ASSERT_OK_AND_ASSIGN(FuseReply ended, fuse_->Await(waiting));
+  EXPECT_EQ(ended.error(), EINTR);
+  // The broker's wait ended too: it did not take the lock once the host let go.
+  EXPECT_TRUE(HostCanLock(Host("held")));
+}
+
+TEST_P(VirtiofsdTest, DestroyAndANewInitEndTheOldSessionsLockWaits) {
+  for (const bool destroy : {true, false}) {
+    SCOPED_TRACE(destroy ? "DESTROY" : "second INIT");
+    ASSERT_OK_AND_ASSIGN(CreateReply file,
+                         fuse_->Create(FUSE_ROOT_ID, "held", O_RDWR | O_CREAT, 0100644));
+    UniqueFd host = HostLock(Host("held"));
+    ASSERT_OK_AND_ASSIGN(uint64_t waiting,
+                         fuse_->Start(FUSE_SETLKW, file.entry.nodeid,
+                                      {AsBytes(LockIn(file.open.fh, 2, F_WRLCK))}, 0));
+    EXPECT_OK(fuse_->Getattr(FUSE_ROOT_ID).status());
+    if (destroy) {
+      ASSERT_OK(fuse_->Destroy());
+      ASSERT_OK(fuse_->Init().status());
+    } else {
+      ASSERT_OK(fuse_->Init().status());  // a rebooted guest sends no DESTROY
+    }
+    absl::StatusOr<FuseReply> ended = fuse_->Await(waiting);
+    host.Reset();
+    ASSERT_OK(ended.status());
+    EXPECT_EQ(ended->error(), EINTR);
+    EXPECT_TRUE(HostCanLock(Host("held")));
+  }
+}
+
+// Kilobytes of anonymous memory `pid` uses (RssAnon).
+long RssAnonKb(pid_t pid) { return std::atol(StatusField(pid, "RssAnon").c_str()); }
+
+TEST_P(VirtiofsdTest, RefusedLockWaitsLeaveNothingBehind) {
+  if (GetParam() != Mode::kExecutables) GTEST_SKIP() << "measures the frontend process";
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "the sanitizer's quarantine keeps freed memory";
+#endif
+  const std::vector<pid_t> frontends = ChildrenNamed(daemon_->pid(), "virtiofsd-frontend");
+  ASSERT_EQ(frontends.size(), 1u);
+  // SETLKW on a handle the broker does not know: each is refused (EBADF).
+  auto refuse = [&](int count) {
+    int started = 0, ended = 0;
+    while (ended < count) {
+      while (started < count && started - ended < 128) {
+        ASSERT_OK(fuse_->Start(FUSE_SETLKW, FUSE_ROOT_ID, {AsBytes(LockIn(999999, 2, F_WRLCK))}, 0)
+                      .status());
+        ++started;
+      }
+      ASSERT_OK_AND_ASSIGN(auto reply, fuse_->AwaitAny());
+      ASSERT_NE(reply.second.error(), 0);
+      ++ended;
+    }
+  };
+  refuse(10000);  // the allocator's steady state
+  const long before = RssAnonKb(frontends[0]);
+  refuse(100000);
+  const long after = RssAnonKb(frontends[0]);
+  std::cout << "frontend RssAnon " << before << " kB -> " << after << " kB\n";
+  // 100,000 entries left behind would take several MiB.
+  EXPECT_LT(after - before, 1024) << before << " kB -> " << after << " kB";
 }
 
 TEST_P(VirtiofsdTest, ProcessesAreSplitAndConfined) {
