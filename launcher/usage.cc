@@ -39,17 +39,18 @@ Options:
       --allow-direct-io             Honour O_DIRECT from guest applications
       --print-capabilities          Print the vhost-user backend capabilities JSON and exit
       --modcaps=<LIST>              Modify the broker's capabilities, e.g. +sys_admin:-chown
-      --log-level <LEVEL>           error, warn, info, debug, trace, off [default: info]
+      --log-level <LEVEL>           error, warn, info, debug, trace, off, in any case
+                                    [default: info]
       --syslog                      Log to syslog [default: stderr]
       --rlimit-nofile <N>           Set the broker's maximum number of file descriptors
                                     (0 leaves it unchanged)
       --killpriv-v2                 Enable KILLPRIV V2 support
       --no-killpriv-v2              Disable KILLPRIV V2 support [default]
-      --security-label              Enable security label support (implies --xattr)
-      --uid-map <:ns:host:count:>   Map a range of uids in a user namespace [not honoured]
-      --gid-map <:ns:host:count:>   Map a range of gids in a user namespace [not honoured]
-      --translate-uid <TYPE:A:B:N>  Translate uids between guest and host [not honoured]
-      --translate-gid <TYPE:A:B:N>  Translate gids between guest and host [not honoured]
+      --security-label              Refused: security labels are not supported
+      --uid-map <:ns:host:count:>   Refused: start virtiofsd inside a user namespace instead
+      --gid-map <:ns:host:count:>   Refused: start virtiofsd inside a user namespace instead
+      --translate-uid <TYPE:A:B:N>  Refused: uids cannot be translated
+      --translate-gid <TYPE:A:B:N>  Refused: gids cannot be translated
       --preserve-noatime            Keep O_NOATIME from the guest instead of clearing it
       --migration-mode <MODE>       find-paths, file-handles [not honoured: no migration]
       --migration-on-error <WHAT>   abort, guest-error [not honoured]
