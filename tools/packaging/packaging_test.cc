@@ -171,6 +171,51 @@ TEST(SystemdUnitTest, Verifies) {
   }
 }
 
+// systemd's own rating of the unit's confinement: "OK" (exposure below 5.0) or
+// better, with every capability and namespace the three processes need left in.
+TEST(SystemdUnitTest, SecurityExposureIsOkOrBetter) {
+  if (RunCommand("command -v systemd-analyze").exit_code != 0) GTEST_SKIP() << "no systemd-analyze";
+  const std::string dir = TempDir();
+  fs::copy_file(Packaging("virtiofsd@.service"), dir + "/virtiofsd@.service");
+  Result result = RunCommand("systemd-analyze security --offline=true --no-pager '" + dir +
+                             "/virtiofsd@.service'");
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(result.output, match,
+                                std::regex(R"(Overall exposure level for \S+: ([0-9.]+) (\w+))")))
+      << result.output;
+  EXPECT_LT(std::stod(match[1].str()), 5.0) << match[0] << "\n" << result.output;
+  EXPECT_THAT((std::set<std::string>{"OK", "SAFE", "PERFECT"}),
+              ::testing::Contains(match[2].str()));
+}
+
+TEST(SystemdUnitTest, LeavesTheDaemonWhatItNeeds) {
+  const std::string unit = ReadFile(Packaging("virtiofsd@.service"));
+  std::smatch match;
+  const std::regex bounding(R"(\nCapabilityBoundingSet=([^\n]*)\n)");
+  ASSERT_TRUE(std::regex_search(unit, match, bounding));
+  const std::string caps = match[1].str() + " ";
+  // The broker's default set (broker/capabilities.cc) plus file handles, the
+  // sandboxes (namespaces, pivot_root, chroot, bounding set, RLIMIT_NOFILE) and
+  // the launcher's signals to children running as nobody.
+  for (const char* cap :
+       {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+        "CAP_SETGID", "CAP_SETUID", "CAP_MKNOD", "CAP_SETFCAP", "CAP_SYS_ADMIN", "CAP_SYS_CHROOT",
+        "CAP_SETPCAP", "CAP_SYS_RESOURCE", "CAP_KILL"}) {
+    EXPECT_THAT(caps, HasSubstr(std::string(cap) + " ")) << cap;
+  }
+  const std::regex namespaces(R"(\nRestrictNamespaces=([^\n]*)\n)");
+  ASSERT_TRUE(std::regex_search(unit, match, namespaces));
+  for (const char* ns : {"mnt", "pid", "net", "ipc", "uts"}) {
+    EXPECT_THAT(match[1].str(), HasSubstr(ns)) << ns;
+  }
+  // These would break guests' chmod u+s, mknod, or the transitions into the
+  // children's AppArmor/SELinux profiles.
+  for (const char* setting :
+       {"\nRestrictSUIDSGID=", "\nPrivateDevices=", "\nNoNewPrivileges=", "\nUser="}) {
+    EXPECT_THAT(unit, ::testing::Not(HasSubstr(setting))) << setting;
+  }
+}
+
 TEST(SystemdUnitTest, StopsTheLauncherOnlyAndDoesNotRestartABadCommandLine) {
   const std::string unit = ReadFile(Packaging("virtiofsd@.service"));
   EXPECT_THAT(unit, HasSubstr("KillMode=mixed"));
