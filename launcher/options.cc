@@ -232,6 +232,9 @@ const std::vector<OptionSpec>& Specs() {
        }},
       {"--cache", true,
        [](ParseState& s, absl::string_view v) {
+         // libvirt passes its <cache mode='none'/> through unchanged: "none" is
+         // "never", as in the legacy -o cache=none.
+         if (v == "none") v = "never";
          VFSD_ASSIGN_OR_RETURN(s.options().cache, ParseEnum("--cache", v, kCacheNames));
          return absl::OkStatus();
        }},

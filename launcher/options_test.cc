@@ -78,6 +78,8 @@ TEST(OptionsTest, EveryOptionParses) {
       {{"--cache=always"}, [](const Options& o) { return o.cache == CachePolicy::kAlways; }},
       {{"--cache", "never"}, [](const Options& o) { return o.cache == CachePolicy::kNever; }},
       {{"--cache=metadata"}, [](const Options& o) { return o.cache == CachePolicy::kMetadata; }},
+      // libvirt's <cache mode='none'/>.
+      {{"--cache=none"}, [](const Options& o) { return o.cache == CachePolicy::kNever; }},
       {{"--allow-mmap"}, [](const Options& o) { return o.allow_mmap; }},
       {{"--no-readdirplus"}, [](const Options& o) { return o.no_readdirplus; }},
       {{"--writeback"}, [](const Options& o) { return o.writeback; }},
@@ -112,6 +114,25 @@ TEST(OptionsTest, EveryOptionParses) {
     absl::StatusOr<Command> command = ParseCommandLine(Line(c.extra));
     ASSERT_OK(command) << ::testing::PrintToString(c.extra);
     EXPECT_TRUE(c.check(command->options)) << ::testing::PrintToString(c.extra);
+  }
+}
+
+// The command lines libvirt (qemu_virtiofs.c, before and after it relied on
+// "separate-options") and Kata's Go runtime (virtiofsd.go) build, verbatim.
+TEST(OptionsTest, LibvirtAndKataCommandLinesParse) {
+  const std::vector<std::vector<std::string>> lines = {
+      {"--fd=23", "--shared-dir=/srv/vm1", "--cache=none", "--sandbox=chroot", "--xattr",
+       "--thread-pool-size=16", "--log-level=debug"},
+      {"--fd=23", "-o", "source=/srv/vm1,cache=always,sandbox=namespace,xattr,no_flock",
+       "--thread-pool-size=16", "-d"},
+      {"--syslog", "--cache=auto", "--shared-dir=/run/kata-containers/shared/sandboxes/x", "--fd=3",
+       "--thread-pool-size=1", "--announce-submounts"},
+  };
+  for (const std::vector<std::string>& line : lines) {
+    absl::StatusOr<Command> command = ParseCommandLine(line);
+    ASSERT_OK(command) << ::testing::PrintToString(line);
+    EXPECT_EQ(command->action, Action::kRun);
+    EXPECT_TRUE(command->options.listen_fd.has_value());
   }
 }
 

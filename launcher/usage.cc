@@ -30,7 +30,7 @@ Options:
       --no-announce-submounts       Do not tell the guest which directories are mount points
       --inode-file-handles=<MODE>   Reference inodes by file handles: never, prefer, mandatory
                                     [default: never]
-      --cache <POLICY>              Caching policy: auto, always, never, metadata
+      --cache <POLICY>              Caching policy: auto, always, never (or none), metadata
                                     [default: auto]
       --allow-mmap                  With --cache=metadata or never, allow shared files to be
                                     mmap'd
