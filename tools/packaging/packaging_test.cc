@@ -126,7 +126,7 @@ TEST(SelinuxTest, EachProcessHasItsOwnDomain) {
 }
 
 TEST(VhostUserJsonTest, DescribesAnFsBackendAsTheInteropSpecSays) {
-  nlohmann::json backend = nlohmann::json::parse(ReadFile(Packaging("50-virtiofsd.json")));
+  nlohmann::json backend = nlohmann::json::parse(ReadFile(Packaging("40-virtiofsd.json")));
   EXPECT_EQ(backend["type"], "fs");
   EXPECT_EQ(backend["binary"], "/usr/libexec/virtiofsd");
   EXPECT_TRUE(backend["description"].is_string());
