@@ -7,7 +7,8 @@
 #  - the installed daemon serves a real guest (tools/guest/run_guest.sh) started
 #    with libvirt's exact argument lists (a listening socket passed with --fd, as
 #    qemu_virtiofs.c does, old -o form and new separate options) and Kata's Go
-#    runtime's (--syslog, --fd=3);
+#    runtime's (--syslog, --fd=3), and under the systemd unit's confinement as far
+#    as it can be reproduced without systemd;
 #  - dpkg --purge leaves nothing behind in any place the package touches.
 # It modifies the system (dpkg), so it is tagged manual: run it on a Debian 12 host
 # or VM you may change, as root:
@@ -121,16 +122,15 @@ test "$(cat /mnt/from-host)" = "written by the host"
 ls -la /mnt
 echo DEB-GUEST-OK
 EOF
-serve() { # NAME ARGS... ({socket}, {dir} as run_guest.sh fills them)
-  local name=$1
-  shift
+serve() { # NAME DAEMON-COMMAND ({socket}, {dir} as run_guest.sh fills them)
+  local name=$1 command=$2
   local share=$work/share-$name
   mkdir "$share"
   echo "written by the host" >"$share/from-host"
-  log "guest with $name's command line: $*"
+  log "guest with $name's command line: $command"
   if ! tools_out=$("$runfiles/tools/guest/run_guest.sh" --shared-dir "$share" \
     --script "$work/guest.sh" --log "$work/log-$name" --timeout 300 \
-    --daemon "python3 $work/with_fd.py $*" 2>"$work/run-$name.err"); then
+    --daemon "$command" 2>"$work/run-$name.err"); then
     cat "$work/run-$name.err" "$work/log-$name/daemon.log" >&2 || true
     fail "$name: the guest run failed"
   fi
@@ -138,17 +138,41 @@ serve() { # NAME ARGS... ({socket}, {dir} as run_guest.sh fills them)
   [ "$(cat "$share/from-guest")" = "written by the guest" ] || fail "$name: file not on host"
   log "$name: the guest mounted the share, read and wrote"
 }
+with_fd="python3 $work/with_fd.py {socket}"
 # libvirt >= 9.x (qemu_virtiofs.c with separate options).
-serve libvirt {socket} any /usr/libexec/virtiofsd --fd={fd} --shared-dir={dir} --cache=none \
-  --sandbox=chroot --xattr --thread-pool-size=16 --log-level=debug
+serve libvirt "$with_fd any /usr/libexec/virtiofsd --fd={fd} --shared-dir={dir} --cache=none \
+  --sandbox=chroot --xattr --thread-pool-size=16 --log-level=debug"
 # libvirt before that (Debian 12's 9.0): the -o form.
-serve libvirt-o {socket} any /usr/libexec/virtiofsd --fd={fd} -o source={dir},cache=always,xattr \
-  --thread-pool-size=16 -d
+serve libvirt-o "$with_fd any /usr/libexec/virtiofsd --fd={fd} \
+  -o source={dir},cache=always,xattr --thread-pool-size=16 -d"
 # Kata's Go runtime (virtiofsd.go) with its default extra arguments.
 kata_syslog=--syslog
 if [ -n "${DEB_TEST_KATA_NO_SYSLOG:-}" ]; then kata_syslog=''; fi
-serve kata {socket} 3 /usr/libexec/virtiofsd $kata_syslog --cache=auto --shared-dir={dir} \
-  --fd=3 --thread-pool-size=1 --announce-submounts
+serve kata "$with_fd 3 /usr/libexec/virtiofsd $kata_syslog --cache=auto --shared-dir={dir} \
+  --fd=3 --thread-pool-size=1 --announce-submounts"
+# The installed unit's confinement, as far as it can be had without systemd: its
+# capability bounding set (read from the unit), a private network namespace,
+# read-only /usr, /etc, /boot and /proc/sys (ProtectSystem=full,
+# ProtectKernelTunables=), UMask=0077.
+unit=/usr/lib/systemd/system/virtiofsd@.service
+bounding=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr ' ' '\n' | sed 's/^CAP_/+/' |
+  tr 'A-Z' 'a-z' | paste -sd, -)
+[ -n "$bounding" ] || fail "no CapabilityBoundingSet= in $unit"
+cat >"$work/unit_like.sh" <<'EOF'
+set -e
+bounding=$1
+shift
+mount --make-rprivate /
+for d in /usr /etc /boot /proc/sys; do
+  [ -d "$d" ] || continue
+  mount --bind "$d" "$d"
+  mount -o remount,bind,ro "$d"
+done
+umask 0077
+exec setpriv --bounding-set=-all,"$bounding" "$@"
+EOF
+serve unit "unshare --net --mount -- sh $work/unit_like.sh $bounding \
+  /usr/libexec/virtiofsd --socket-path={socket} --shared-dir={dir}"
 
 # 5. Remove and purge: nothing of it is left.
 dpkg -r "$package" >"$work/dpkg-r.log" 2>&1 || { cat "$work/dpkg-r.log" >&2; fail "dpkg -r"; }
