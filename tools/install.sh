@@ -112,8 +112,9 @@ fi
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
 
-# Paths inside the packaging files name /usr/libexec; follow PREFIX.
-relocate() { sed "s|/usr/libexec/|$libexec/|g" "$1"; }
+# Paths inside the packaging files name /usr/libexec (the AppArmor profiles:
+# /{usr/libexec,opt/kata/libexec}); follow PREFIX.
+relocate() { sed -e "s|/usr/libexec/|$libexec/|g" -e "s|/{usr/libexec,|/{${libexec#/},|g" "$1"; }
 
 # SELinux modules: compiled with refpolicy's devel Makefile, as packaging_test does.
 if [ ! -f /usr/share/selinux/devel/Makefile ]; then

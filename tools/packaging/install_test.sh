@@ -43,11 +43,13 @@ for prefix in /usr /usr/local; do
     fail "the unit does not start $prefix/libexec/virtiofsd"
   grep -q "\"binary\": \"$prefix/libexec/virtiofsd\"" "$root$prefix/share/qemu/vhost-user/40-virtiofsd.json" ||
     fail "the JSON does not name $prefix/libexec/virtiofsd"
-  grep -q "^profile virtiofsd-broker $prefix/libexec/virtiofsd-broker " \
+  grep -q "^profile virtiofsd-broker /{${prefix#/}/libexec,opt/kata/libexec}/virtiofsd-broker " \
     "$root/etc/apparmor.d/usr.libexec.virtiofsd-broker" || fail "the broker profile's path"
-  grep -q "$prefix/libexec/virtiofsd-frontend Px," "$root/etc/apparmor.d/usr.libexec.virtiofsd" ||
+  grep -qF "/{${prefix#/}/libexec,opt/kata/libexec}/virtiofsd-frontend Px," \
+    "$root/etc/apparmor.d/usr.libexec.virtiofsd" ||
     fail "the launcher profile's transition"
-  if [ "$prefix" != /usr ] && grep -rq /usr/libexec "$root/etc" "$root$prefix/lib" "$root$prefix/share/qemu"; then
+  if [ "$prefix" != /usr ] && grep -rhE '/usr/libexec|[{]usr/libexec' "$root/etc" \
+    "$root$prefix/lib" "$root$prefix/share/qemu" | grep -qv '^ *#'; then
     fail "PREFIX=$prefix: /usr/libexec is still named"
   fi
   "$root$prefix/libexec/virtiofsd" --print-capabilities | grep -q '"type": "fs"' ||

@@ -69,8 +69,8 @@ TEST(AppArmorTest, EveryProfileCompiles) {
     Result result = RunCommand(
         "apparmor_parser --skip-kernel-load --skip-cache --skip-read-cache '" + profile + "'");
     EXPECT_EQ(result.exit_code, 0) << process << ": " << result.output;
-    EXPECT_THAT(ReadFile(profile),
-                HasSubstr(std::string("profile ") + process + " /usr/libexec/" + process + " "));
+    EXPECT_THAT(ReadFile(profile), HasSubstr(std::string("profile ") + process +
+                                             " /{usr/libexec,opt/kata/libexec}/" + process + " "));
   }
 }
 
@@ -83,8 +83,8 @@ TEST(AppArmorTest, TheCompilerRejectsABrokenProfile) {
 
 TEST(AppArmorTest, EachChildRunsInItsOwnProfile) {
   const std::string launcher = ReadFile(Packaging("apparmor/usr.libexec.virtiofsd"));
-  EXPECT_THAT(launcher, HasSubstr("/usr/libexec/virtiofsd-frontend Px,"));
-  EXPECT_THAT(launcher, HasSubstr("/usr/libexec/virtiofsd-broker Px,"));
+  EXPECT_THAT(launcher, HasSubstr("/{usr/libexec,opt/kata/libexec}/virtiofsd-frontend Px,"));
+  EXPECT_THAT(launcher, HasSubstr("/{usr/libexec,opt/kata/libexec}/virtiofsd-broker Px,"));
 }
 
 // Builds NAME.pp from selinux/NAME.{te,fc} in a scratch directory.
