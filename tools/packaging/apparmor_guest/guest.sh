@@ -3,7 +3,7 @@
 # reads them.
 check() { if [ "$2" = ok ]; then echo "CHECK $1 ok"; else echo "CHECK $1 FAIL $2"; fi; }
 share=/srv/virtiofs/share
-mkdir -p /run/virtiofsd "$share"
+mkdir -p "$share"
 echo "host file" >"$share/host-file"
 
 [ "$(cat /sys/module/apparmor/parameters/enabled 2>&1)" = Y ] && check apparmor-on ok ||
@@ -22,41 +22,59 @@ for p in virtiofsd virtiofsd-frontend virtiofsd-broker; do
 done
 
 # Each process can do its job: the daemon starts under its profiles and serves.
-/usr/libexec/virtiofsd --socket-path=/run/virtiofsd/t.sock --shared-dir="$share" \
-  >/tmp/daemon.log 2>&1 &
-daemon=$!
-i=0
-while [ ! -S /run/virtiofsd/t.sock ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-sleep 1
-for pid in $(ls /proc | grep '^[0-9]*$'); do
-  exe=$(readlink /proc/$pid/exe 2>/dev/null) || continue
-  case "$exe" in
-    /usr/libexec/virtiofsd*) echo "PROCESS $pid $exe $(cat /proc/$pid/attr/current)" ;;
-  esac
-done
-for p in virtiofsd virtiofsd-frontend virtiofsd-broker; do
-  found=no
+# serve NAME DIR SOCKET SHARE ARGS...: DIR/virtiofsd on SOCKET sharing SHARE.
+serve() {
+  local name=$1 dir=$2 socket=$3 share=$4
+  shift 4
+  mkdir -p "$(dirname "$socket")" "$share"
+  "$dir/virtiofsd" --socket-path="$socket" --shared-dir="$share" "$@" >/tmp/daemon.log 2>&1 &
+  daemon=$!
+  i=0
+  while [ ! -S "$socket" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  sleep 1
   for pid in $(ls /proc | grep '^[0-9]*$'); do
-    [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "/usr/libexec/$p" ] || continue
-    [ "$(cat /proc/$pid/attr/current)" = "$p (enforce)" ] && found=yes
+    exe=$(readlink /proc/$pid/exe 2>/dev/null) || continue
+    case "$exe" in
+      */virtiofsd*) echo "PROCESS $pid $exe $(cat /proc/$pid/attr/current)" ;;
+    esac
   done
-  [ $found = yes ] && check "confined-$p" ok || check "confined-$p" "no process in its profile"
-done
-if out=$(probe_client /run/virtiofsd/t.sock 2>&1) && [ "$out" = PROBE-OK ]; then
-  check serves ok
-else
-  check serves "$out"
-fi
-[ "$(cat "$share/probe" 2>&1)" = "written through the confined daemon" ] && check written ok ||
-  check written "$(cat "$share/probe" 2>&1)"
-kill $daemon
-wait $daemon
-echo "--- daemon log"
-cat /tmp/daemon.log
-echo "--- denials"
-dmesg | grep 'apparmor="DENIED"' | sed 's/^\[[ 0-9.]*\] //' | tail -n 30
-dmesg | grep -q 'apparmor="DENIED"' && check "no-denials-while-serving" \
-  "denials above" || check "no-denials-while-serving" ok
+  for p in virtiofsd virtiofsd-frontend virtiofsd-broker; do
+    found=no
+    for pid in $(ls /proc | grep '^[0-9]*$'); do
+      [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "$dir/$p" ] || continue
+      [ "$(cat /proc/$pid/attr/current)" = "$p (enforce)" ] && found=yes
+    done
+    [ $found = yes ] && check "$name-confined-$p" ok ||
+      check "$name-confined-$p" "no process in its profile"
+  done
+  if out=$(probe_client "$socket" 2>&1) && [ "$out" = PROBE-OK ]; then
+    check "$name-serves" ok
+  else
+    check "$name-serves" "$out"
+  fi
+  [ "$(cat "$share/probe" 2>&1)" = "written through the confined daemon" ] &&
+    check "$name-written" ok || check "$name-written" "$(cat "$share/probe" 2>&1)"
+  kill $daemon
+  wait $daemon
+  echo "--- $name: daemon log"
+  cat /tmp/daemon.log
+  echo "--- $name: denials"
+  dmesg | grep 'apparmor="DENIED"' | sed 's/^\[[ 0-9.]*\] //' | tail -n 30
+  dmesg | grep -q 'apparmor="DENIED"' && check "$name-no-denials" "denials above" ||
+    check "$name-no-denials" ok
+}
+serve default /usr/libexec /run/virtiofsd/t.sock "$share"
+# Kata's layout: /opt/kata/libexec, its socket and share directories, and the
+# broker's chroot sandbox (its profile's VIRTIOFSD_NAMESPACE_SANDBOX set false,
+# as the profile says).
+mkdir -p /opt/kata/libexec
+cp -a /usr/libexec/virtiofsd* /opt/kata/libexec/
+sed -i 's/^\$VIRTIOFSD_NAMESPACE_SANDBOX = true/$VIRTIOFSD_NAMESPACE_SANDBOX = false/' \
+  /etc/apparmor.d/usr.libexec.virtiofsd-broker
+apparmor_parser -r /etc/apparmor.d/usr.libexec.virtiofsd-broker && check chroot-profile ok ||
+  check chroot-profile "reload failed"
+serve kata-chroot /opt/kata/libexec /run/vc/vm/sandbox1/vhost-fs.sock \
+  /run/kata-containers/shared/sandboxes/sandbox1/shared --sandbox=chroot
 
 # Each profile denies what its process must never do. A shell is started in the
 # profile (change_onexec) and tries it; the same without the profile succeeds.
