@@ -60,11 +60,26 @@ man_page=$PREFIX/share/man/man1/virtiofsd.1.gz
 man_page_diverted=$PREFIX/share/man/man1/virtiofsd.qemu.1.gz
 owner_of() { # prints the package owning $1 (diversions aside), if any
   [ -z "$DESTDIR" ] && command -v dpkg-query >/dev/null || return 0
-  dpkg-query -S "$1" 2>/dev/null | grep -v '^diversion by' | sed -n 's/: .*//p' | head -n 1
+  dpkg-query -S "$1" 2>/dev/null | sed -n '/^diversion by/d; s/: .*//p' | head -n 1 || true
 }
 
 # Directories only we create, removed on uninstall when empty.
 own_dirs=("$PREFIX/share/selinux/packages/virtiofsd" "$SYSCONFDIR/virtiofsd")
+# On uninstall: the empty directories an install may have created on the way to
+# its files (below PREFIX and SYSCONFDIR), unless a package owns them.
+remove_empty_parents() {
+  local dir
+  while read -r f; do
+    dir=$(dirname "$f")
+    while [ "$dir" != "$PREFIX" ] && [ "$dir" != "$SYSCONFDIR" ] && [ "$dir" != / ]; do
+      echo "$dir"
+      dir=$(dirname "$dir")
+    done
+  done < <(installed_files) | sort -u -r | while read -r dir; do # children first
+    [ -z "$(owner_of "$dir")" ] || continue
+    rmdir "$DESTDIR$dir" 2>/dev/null || true
+  done
+}
 
 # Files of an installed package are dpkg's to change (dpkg -r), not ours.
 while read -r f; do
@@ -79,6 +94,7 @@ done < <(installed_files)
 if [ "$uninstall" = 1 ]; then
   while read -r f; do rm -f "$DESTDIR$f"; done < <(installed_files)
   for d in "${own_dirs[@]}"; do rmdir "$DESTDIR$d" 2>/dev/null || true; done
+  remove_empty_parents
   if [ -z "$DESTDIR" ] && dpkg-divert --list "$man_page" 2>/dev/null | grep -q 'local diversion'; then
     dpkg-divert --local --rename --remove --divert "$man_page_diverted" "$man_page" >/dev/null
   fi

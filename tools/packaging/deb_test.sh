@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The Debian package, for real: builds it (tools/package-deb.sh, with the executables
-# this test was given), installs it into THIS system with dpkg -i, and checks that
+# Installing for real: tools/install.sh into THIS system and --uninstall leave no
+# trace; then the Debian package: builds it (tools/package-deb.sh, with the
+# executables this test was given), installs it with dpkg -i, and checks that
 #  - /usr/libexec/virtiofsd --print-capabilities answers from the installed path;
 #  - libvirt would choose it: of the vhost-user JSON files with "type": "fs", the
 #    first by name is ours (QEMU's 50-qemu-virtiofsd.json may be there too);
@@ -51,11 +52,25 @@ snapshot() {
 }
 snapshot >"$work/before"
 
-# 1. Build the package from the executables this test depends on.
 mkdir "$work/bin"
 for e in launcher/virtiofsd frontend/virtiofsd-frontend broker/virtiofsd-broker; do
   cp "$runfiles/$e" "$work/bin/"
 done
+
+# 0. The sysadmin's way first: tools/install.sh into this system and --uninstall.
+VIRTIOFSD_BIN_DIR=$work/bin "$runfiles/tools/install.sh" 2>"$work/install.log" ||
+  { cat "$work/install.log" >&2; fail "tools/install.sh"; }
+/usr/libexec/virtiofsd --print-capabilities | grep -q '"type": "fs"' ||
+  fail "install.sh: --print-capabilities from /usr/libexec"
+zgrep -q 'broker' /usr/share/man/man1/virtiofsd.1.gz || fail "install.sh: man virtiofsd is not ours"
+"$runfiles/tools/install.sh" --uninstall 2>>"$work/install.log" || fail "install.sh --uninstall"
+snapshot >"$work/after-install-sh"
+if ! diff -u "$work/before" "$work/after-install-sh" >&2; then
+  fail "install.sh --uninstall left something behind (diff above)"
+fi
+log "install.sh installed into the system and --uninstall removed it all"
+
+# 1. Build the package from the executables this test depends on.
 deb=$(VIRTIOFSD_BIN_DIR=$work/bin "$runfiles/tools/package-deb.sh" "$work" | tail -n 1)
 [ -f "$deb" ] || fail "package-deb.sh made no package"
 log "built $(basename "$deb")"

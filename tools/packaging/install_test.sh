@@ -58,7 +58,7 @@ for prefix in /usr /usr/local; do
 
   DESTDIR=$root PREFIX=$prefix "$runfiles/tools/install.sh" --uninstall 2>/dev/null ||
     fail "install.sh --uninstall"
-  left=$(find "$root" -type f)
+  left=$(find "$root" -mindepth 1 ! -path "$root$prefix" ! -path "$root/etc" ! -path "$root/usr")
   [ -z "$left" ] || fail "--uninstall left: $left"
 done
 
