@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # Runs inside the AppArmor test guest (busybox sh, AppArmor on), as /test.sh.
 # Prints one "CHECK name ok|FAIL detail" line per claim; apparmor_guest_test.sh
 # reads them.
@@ -32,7 +33,8 @@ serve() {
   i=0
   while [ ! -S "$socket" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
   sleep 1
-  for pid in $(ls /proc | grep '^[0-9]*$'); do
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
     exe=$(readlink /proc/$pid/exe 2>/dev/null) || continue
     case "$exe" in
       */virtiofsd*) echo "PROCESS $pid $exe $(cat /proc/$pid/attr/current)" ;;
@@ -40,7 +42,8 @@ serve() {
   done
   for p in virtiofsd virtiofsd-frontend virtiofsd-broker; do
     found=no
-    for pid in $(ls /proc | grep '^[0-9]*$'); do
+    for d in /proc/[0-9]*; do
+      pid=${d#/proc/}
       [ "$(readlink /proc/$pid/exe 2>/dev/null)" = "$dir/$p" ] || continue
       [ "$(cat /proc/$pid/attr/current)" = "$p (enforce)" ] && found=yes
     done
