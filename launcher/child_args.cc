@@ -58,7 +58,6 @@ std::vector<std::string> BrokerArguments(const Options& o) {
   };
   AddFlag(args, o.readonly, "--readonly");
   AddFlag(args, o.preserve_noatime, "--preserve-noatime");
-  AddFlag(args, o.security_label, "--security-label");
   if (o.xattrmap.has_value()) args.push_back(absl::StrCat("--xattrmap=", *o.xattrmap));
   // One item per flag: the broker accumulates them, whatever separator it takes.
   if (o.modcaps.has_value()) {

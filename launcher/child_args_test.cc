@@ -51,15 +51,14 @@ TEST(ChildArgsTest, EveryHonouredOptionReachesItsChild) {
                      "--syslog",
                      "--rlimit-nofile=4096",
                      "--killpriv-v2",
-                     "--security-label",
                      "--preserve-noatime"});
   EXPECT_THAT(BrokerArguments(o),
               ElementsAre("--channel-fd=3", "--shared-dir=/srv", "--sandbox=chroot",
                           "--inode-file-handles=prefer", "--readonly", "--preserve-noatime",
-                          "--security-label", "--xattrmap=:ok:all:::", "--modcaps=+sys_admin",
-                          "--modcaps=-MKNOD", "--rlimit-nofile=4096", "--xattr", "--posix-acl",
-                          "--allow-direct-io", "--writeback", "--killpriv-v2", "--seccomp=log",
-                          "--log-level=debug", "--launcher-fd=5"));
+                          "--xattrmap=:ok:all:::", "--modcaps=+sys_admin", "--modcaps=-MKNOD",
+                          "--rlimit-nofile=4096", "--xattr", "--posix-acl", "--allow-direct-io",
+                          "--writeback", "--killpriv-v2", "--seccomp=log", "--log-level=debug",
+                          "--launcher-fd=5"));
   EXPECT_THAT(FrontendArguments(o),
               ElementsAre("--channel-fd=3", "--fd=4", "--cache=metadata", "--thread-pool-size=8",
                           "--tag=myfs", "--no-readdirplus", "--allow-mmap", "--rlimit-nofile=4096",

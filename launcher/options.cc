@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "broker/xattr_map.h"
 #include "common/status.h"
+#include "launcher/id_map.h"
 
 namespace virtiofsd {
 namespace {
@@ -33,6 +34,10 @@ struct ParseState {
   bool help = false;
   bool version = false;
   bool print_capabilities = false;
+  // Options that narrow or change access which this virtiofsd does not implement:
+  // accepting them silently would break the admin's expectation, so they are refused.
+  std::vector<std::string> refused;
+  bool security_label = false;  // --security-label, -o [no_]security_label
 
   Options& options() { return command.options; }
 };
@@ -227,6 +232,9 @@ const std::vector<OptionSpec>& Specs() {
        }},
       {"--cache", true,
        [](ParseState& s, absl::string_view v) {
+         // libvirt passes its <cache mode='none'/> through unchanged: "none" is
+         // "never", as in the legacy -o cache=none.
+         if (v == "none") v = "never";
          VFSD_ASSIGN_OR_RETURN(s.options().cache, ParseEnum("--cache", v, kCacheNames));
          return absl::OkStatus();
        }},
@@ -247,7 +255,10 @@ const std::vector<OptionSpec>& Specs() {
        }},
       {"--log-level", true,
        [](ParseState& s, absl::string_view v) {
-         VFSD_ASSIGN_OR_RETURN(s.options().log_level, ParseEnum("--log-level", v, kLogLevelNames));
+         // The Rust daemon's LevelFilter parse ignores case ("DEBUG", "Info").
+         VFSD_ASSIGN_OR_RETURN(
+             s.options().log_level,
+             ParseEnum("--log-level", absl::AsciiStrToLower(v), kLogLevelNames));
          return absl::OkStatus();
        }},
       Flag("--syslog", &Options::syslog),
@@ -284,33 +295,39 @@ const std::vector<OptionSpec>& Specs() {
        }},
       Flag("--no-killpriv-v2", &Options::killpriv_v2, false),
       Flag("--killpriv-v2", &Options::killpriv_v2),
-      Flag("--security-label", &Options::security_label),
+      {"--security-label", false,
+       [](ParseState& s, absl::string_view) {
+         s.security_label = true;
+         return absl::OkStatus();
+       }},
+      // The id-mapping options are parsed (a malformed rule is named as such), then
+      // refused by Finish().
       {"--uid-map", true,
        [](ParseState& s, absl::string_view v) {
          auto map = ParseNamespaceIdMap(v);
          if (!map.ok()) return BadValue("--uid-map", v, map.status().message());
-         s.options().uid_map.push_back(*map);
+         s.refused.push_back("--uid-map");
          return absl::OkStatus();
        }},
       {"--gid-map", true,
        [](ParseState& s, absl::string_view v) {
          auto map = ParseNamespaceIdMap(v);
          if (!map.ok()) return BadValue("--gid-map", v, map.status().message());
-         s.options().gid_map.push_back(*map);
+         s.refused.push_back("--gid-map");
          return absl::OkStatus();
        }},
       {"--translate-uid", true,
        [](ParseState& s, absl::string_view v) {
          auto map = ParseTranslateIdMap(v);
          if (!map.ok()) return BadValue("--translate-uid", v, map.status().message());
-         s.options().translate_uid.push_back(*map);
+         s.refused.push_back("--translate-uid");
          return absl::OkStatus();
        }},
       {"--translate-gid", true,
        [](ParseState& s, absl::string_view v) {
          auto map = ParseTranslateIdMap(v);
          if (!map.ok()) return BadValue("--translate-gid", v, map.status().message());
-         s.options().translate_gid.push_back(*map);
+         s.refused.push_back("--translate-gid");
          return absl::OkStatus();
        }},
       Flag("--preserve-noatime", &Options::preserve_noatime),
@@ -432,12 +449,14 @@ absl::Status ApplyCompatOption(ParseState& state, absl::string_view item) {
       {"no_killpriv_v2", [](Options& o) { o.killpriv_v2 = false; }},
       {"posix_acl", [](Options& o) { o.posix_acl = true; }},
       {"no_posix_acl", [](Options& o) { o.posix_acl = false; }},
-      {"security_label", [](Options& o) { o.security_label = true; }},
-      {"no_security_label", [](Options& o) { o.security_label = false; }},
       // The Rust daemon accepts these and does nothing: it never offers locks.
       {"no_posix_lock", [](Options&) {}},
       {"no_flock", [](Options&) {}},
   };
+  if (item == "security_label" || item == "no_security_label") {
+    state.security_label = item == "security_label";
+    return absl::OkStatus();
+  }
   for (const auto& [name, apply] : kSingles) {
     if (item == name) {
       apply(o);
@@ -506,7 +525,7 @@ absl::Status Finish(ParseState& state) {
     }
   }
   if (state.compat_debug) o.log_level = LogLevel::kDebug;
-  if (o.posix_acl || o.security_label || o.xattrmap.has_value()) o.xattr = true;
+  if (o.posix_acl || o.xattrmap.has_value()) o.xattr = true;
   if (o.xattrmap.has_value()) {
     // The broker's own parser: a rule it would refuse is refused here, before any
     // process starts.
@@ -528,6 +547,25 @@ absl::Status Finish(ParseState& state) {
     return absl::OkStatus();
   }
 
+  if (state.security_label) {
+    return absl::InvalidArgumentError(
+        "'--security-label' is not supported: the protocol between this virtiofsd's "
+        "processes carries no security context (FUSE_SECURITY_CTX), so new files would not get "
+        "the guest's label; remove the option");
+  }
+  if (!state.refused.empty()) {
+    const std::string& option = state.refused.front();
+    if (option == "--uid-map" || option == "--gid-map") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", option,
+          "' is not supported: this virtiofsd does not create a user namespace itself; start "
+          "it inside one (podman unshare, lxc-usernsexec) and remove the option"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", option,
+        "' is not supported: this virtiofsd cannot translate ids between guest and host, so "
+        "the rule (squash, forbid or map) would not be enforced; remove the option"));
+  }
   if (o.shared_dir.empty()) {
     return absl::InvalidArgumentError("missing '--shared-dir' (or '-o source=DIR')");
   }
@@ -545,12 +583,6 @@ absl::Status Finish(ParseState& state) {
     o.socket_path = *state.socket;
     notices.push_back(
         "use of deprecated parameter '--socket': please use the '--socket-path' option instead");
-  }
-  if (o.posix_acl && !o.translate_uid.empty()) {
-    return absl::InvalidArgumentError("'--translate-uid' cannot be used with '--posix-acl'");
-  }
-  if (o.posix_acl && !o.translate_gid.empty()) {
-    return absl::InvalidArgumentError("'--translate-gid' cannot be used with '--posix-acl'");
   }
   if (o.migration_mode == MigrationMode::kFileHandles) {
     if (o.migration_confirm_paths) {
@@ -579,16 +611,6 @@ absl::Status Finish(ParseState& state) {
     notices.push_back(
         "use of deprecated value 'fallback' for '--inode-file-handles': please use 'prefer' "
         "instead");
-  }
-  if (!o.uid_map.empty() || !o.gid_map.empty()) {
-    notices.push_back(
-        "'--uid-map'/'--gid-map' are accepted but not honoured: this virtiofsd does not create a "
-        "user namespace itself; start it inside one (podman unshare, lxc-usernsexec)");
-  }
-  if (!o.translate_uid.empty() || !o.translate_gid.empty()) {
-    notices.push_back(
-        "'--translate-uid'/'--translate-gid' are accepted but not honoured: uids and gids pass "
-        "between guest and host unchanged");
   }
   if (o.rlimit_nofile == 0u) {
     notices.push_back(

@@ -20,7 +20,6 @@
 #include "absl/types/span.h"
 #include "common/logging.h"
 #include "launcher/frontend_identity.h"
-#include "launcher/id_map.h"
 
 namespace virtiofsd {
 
@@ -41,7 +40,10 @@ absl::string_view NameOf(InodeFileHandles mode);
 inline constexpr size_t kMaxTagBytes = 36;
 
 // Everything the command line says, after defaults, deprecated forms and implied
-// options (--posix-acl, --security-label and --xattrmap imply --xattr) are applied.
+// options (--posix-acl and --xattrmap imply --xattr) are applied. Options this
+// implementation cannot honour and that would narrow access or change ids
+// (--security-label, --uid-map, --gid-map, --translate-uid, --translate-gid) are
+// parsed, then refused with kInvalidArgument naming them.
 struct Options {
   // Where the shared directory is and how QEMU reaches us. Exactly one of
   // socket_path and listen_fd is set after a successful parse for Action::kRun.
@@ -62,7 +64,6 @@ struct Options {
   std::optional<std::string> tag;
   bool xattr = false;
   bool posix_acl = false;
-  bool security_label = false;
   std::optional<std::string> xattrmap;
   bool readonly = false;
   bool allow_mmap = false;
@@ -78,11 +79,6 @@ struct Options {
 
   LogLevel log_level = LogLevel::kInfo;
   bool syslog = false;
-
-  std::vector<NamespaceIdMap> uid_map;
-  std::vector<NamespaceIdMap> gid_map;
-  std::vector<TranslateIdMap> translate_uid;
-  std::vector<TranslateIdMap> translate_gid;
 
   MigrationMode migration_mode = MigrationMode::kFindPaths;
   MigrationOnError migration_on_error = MigrationOnError::kAbort;

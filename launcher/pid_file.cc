@@ -12,7 +12,18 @@ namespace virtiofsd {
 
 absl::StatusOr<PidFile> PidFile::Acquire(const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return ErrnoError(errno, absl::StrCat("open ", path));
+  if (!fd) {
+    const int error = errno;
+    if (error == ENOENT) {
+      // The file is created if missing, so what is missing is its directory: the
+      // one the user chose for the socket. Name it, not the file we add to it.
+      const size_t slash = path.rfind('/');
+      const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+      return ErrnoError(error, absl::StrCat("directory ", dir.empty() ? "/" : dir,
+                                            " of the socket path does not exist"));
+    }
+    return ErrnoError(error, absl::StrCat("open ", path));
+  }
   if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return absl::FailedPreconditionError(

@@ -16,8 +16,9 @@ class PidFile {
  public:
   // Creates or opens `path` (mode 0600, O_NOFOLLOW), takes an exclusive lock
   // without waiting, and writes this process's pid into it. Errors:
-  // kFailedPrecondition naming the path when another process holds the lock, else
-  // the errno of the failing call.
+  // kFailedPrecondition naming the path when another process holds the lock;
+  // ENOENT naming the directory (not the file) when the directory is missing;
+  // else the errno of the failing call.
   static absl::StatusOr<PidFile> Acquire(const std::string& path);
 
   PidFile(PidFile&&) = default;

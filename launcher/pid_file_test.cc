@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/status_matchers.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace virtiofsd {
@@ -67,6 +68,15 @@ TEST_F(PidFileTest, AStaleFileIsReusedAndTruncated) {
 TEST_F(PidFileTest, DoesNotFollowASymlink) {
   ASSERT_EQ(symlink("/etc/passwd", path_.c_str()), 0);
   EXPECT_THAT(PidFile::Acquire(path_), testing::HasErrno(ELOOP));
+}
+
+TEST_F(PidFileTest, AMissingDirectoryIsNamedNotTheFile) {
+  const std::string missing = dir_ + "/no-such-dir";
+  absl::StatusOr<PidFile> pid_file = PidFile::Acquire(missing + "/vfsd.sock.pid");
+  EXPECT_THAT(pid_file, testing::HasErrno(ENOENT));
+  const std::string message(pid_file.status().message());
+  EXPECT_THAT(message, ::testing::HasSubstr("directory " + missing + " "));
+  EXPECT_THAT(message, ::testing::Not(::testing::HasSubstr(".pid")));
 }
 
 }  // namespace

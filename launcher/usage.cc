@@ -30,7 +30,7 @@ Options:
       --no-announce-submounts       Do not tell the guest which directories are mount points
       --inode-file-handles=<MODE>   Reference inodes by file handles: never, prefer, mandatory
                                     [default: never]
-      --cache <POLICY>              Caching policy: auto, always, never, metadata
+      --cache <POLICY>              Caching policy: auto, always, never (or none), metadata
                                     [default: auto]
       --allow-mmap                  With --cache=metadata or never, allow shared files to be
                                     mmap'd
@@ -39,7 +39,8 @@ Options:
       --allow-direct-io             Honour O_DIRECT from guest applications
       --print-capabilities          Print the vhost-user backend capabilities JSON and exit
       --modcaps=<LIST>              Modify the broker's capabilities, e.g. +sys_admin:-chown
-      --log-level <LEVEL>           error, warn, info, debug, trace, off [default: info]
+      --log-level <LEVEL>           error, warn, info, debug, trace, off, in any case
+                                    [default: info]
       --syslog                      Log to syslog [default: stderr]
       --rlimit-nofile <N>           Set the maximum number of file descriptors of both
                                     processes (0 leaves it unchanged)
@@ -47,11 +48,11 @@ Options:
                                     (0: as nobody, 65534) [default: 2130706432]
       --killpriv-v2                 Enable KILLPRIV V2 support
       --no-killpriv-v2              Disable KILLPRIV V2 support [default]
-      --security-label              Enable security label support (implies --xattr)
-      --uid-map <:ns:host:count:>   Map a range of uids in a user namespace [not honoured]
-      --gid-map <:ns:host:count:>   Map a range of gids in a user namespace [not honoured]
-      --translate-uid <TYPE:A:B:N>  Translate uids between guest and host [not honoured]
-      --translate-gid <TYPE:A:B:N>  Translate gids between guest and host [not honoured]
+      --security-label              Refused: security labels are not supported
+      --uid-map <:ns:host:count:>   Refused: start virtiofsd inside a user namespace instead
+      --gid-map <:ns:host:count:>   Refused: start virtiofsd inside a user namespace instead
+      --translate-uid <TYPE:A:B:N>  Refused: uids cannot be translated
+      --translate-gid <TYPE:A:B:N>  Refused: gids cannot be translated
       --preserve-noatime            Keep O_NOATIME from the guest instead of clearing it
       --migration-mode <MODE>       find-paths, file-handles [not honoured: no migration]
       --migration-on-error <WHAT>   abort, guest-error [not honoured]

@@ -105,6 +105,9 @@ TEST_F(VirtiofsdTest, BadCommandLinesExitTwoNamingTheOption) {
       {Line({"--tag="}), "'--tag'"},
       {Line({"--modcaps=+nonsense"}), "'--modcaps'"},
       {Line({"--uid-map=0:0:1"}), "'--uid-map'"},
+      {Line({"--uid-map=:0:0:1:"}), "'--uid-map' is not supported"},
+      {Line({"--translate-uid=forbid-guest:0:1"}), "'--translate-uid' is not supported"},
+      {Line({"--security-label"}), "'--security-label' is not supported"},
       {Line({"-o", "frobnicate"}), "'-o frobnicate'"},
       {Line({"--xattr=1"}), "'--xattr'"},
       {{"--shared-dir=/srv"}, "'--socket-path'"},
@@ -157,9 +160,10 @@ TEST_F(VirtiofsdTest, OptionsReachTheRightChild) {
       {{"-o", "cache=always,xattr", "-d"},
        {"--xattr", "--log-level=debug"},
        {"--cache=always", "--xattr", "--log-level=debug"}},
-      {{"--security-label", "--preserve-noatime", "--inode-file-handles=mandatory"},
-       {"--security-label", "--preserve-noatime", "--inode-file-handles=mandatory"},
+      {{"--preserve-noatime", "--inode-file-handles=mandatory"},
+       {"--preserve-noatime", "--inode-file-handles=mandatory"},
        {}},
+      {{"--log-level=DEBUG"}, {"--log-level=debug"}, {"--log-level=debug"}},
       {{"--seccomp=trap", "--writeback", "--killpriv-v2"},
        {"--seccomp=trap", "--writeback", "--killpriv-v2"},
        {"--seccomp=trap", "--writeback", "--killpriv-v2"}},
@@ -179,7 +183,7 @@ TEST_F(VirtiofsdTest, OptionsReachTheRightChild) {
 }
 
 TEST_F(VirtiofsdTest, NotHonouredOptionSaysSoOnce) {
-  Daemon daemon(dir_, Line({"--uid-map=:0:1000:1:", "--gid-map=:0:1000:1:"}),
+  Daemon daemon(dir_, Line({"--migration-mode=find-paths", "--migration-confirm-paths"}),
                 FakeEnv("exit:0", "wait"));
   ASSERT_EQ(daemon.Wait(), 0);
   const std::string err = daemon.Stderr();
@@ -287,9 +291,10 @@ TEST_F(VirtiofsdTest, StartupFailuresExitOneWithAReason) {
       cases = {
           {{"--shared-dir=" + missing, "--socket-path=" + socket_}, FakeEnv(), missing},
           {Line({"--socket-group=no-such-group-virtiofsd"}), FakeEnv(), "no-such-group-virtiofsd"},
+          // The directory the user must create is named, not our .pid file in it.
           {{"--shared-dir=" + shared_, "--socket-path=" + dir_ + "/no/such/dir.sock"},
            FakeEnv(),
-           "/no/such/dir.sock"},
+           "directory " + dir_ + "/no/such of the socket path does not exist"},
           {{"--shared-dir=" + shared_, "--fd=1000"}, FakeEnv(), "--fd=1000"},
           {Line(), WithBrokerOverride("/nonexistent/broker"), "/nonexistent/broker"},
       };

@@ -69,8 +69,8 @@ TEST(AppArmorTest, EveryProfileCompiles) {
     Result result = RunCommand(
         "apparmor_parser --skip-kernel-load --skip-cache --skip-read-cache '" + profile + "'");
     EXPECT_EQ(result.exit_code, 0) << process << ": " << result.output;
-    EXPECT_THAT(ReadFile(profile),
-                HasSubstr(std::string("profile ") + process + " /usr/libexec/" + process + " "));
+    EXPECT_THAT(ReadFile(profile), HasSubstr(std::string("profile ") + process +
+                                             " /{usr/libexec,opt/kata/libexec}/" + process + " "));
   }
 }
 
@@ -83,8 +83,8 @@ TEST(AppArmorTest, TheCompilerRejectsABrokenProfile) {
 
 TEST(AppArmorTest, EachChildRunsInItsOwnProfile) {
   const std::string launcher = ReadFile(Packaging("apparmor/usr.libexec.virtiofsd"));
-  EXPECT_THAT(launcher, HasSubstr("/usr/libexec/virtiofsd-frontend Px,"));
-  EXPECT_THAT(launcher, HasSubstr("/usr/libexec/virtiofsd-broker Px,"));
+  EXPECT_THAT(launcher, HasSubstr("/{usr/libexec,opt/kata/libexec}/virtiofsd-frontend Px,"));
+  EXPECT_THAT(launcher, HasSubstr("/{usr/libexec,opt/kata/libexec}/virtiofsd-broker Px,"));
 }
 
 // Builds NAME.pp from selinux/NAME.{te,fc} in a scratch directory.
@@ -126,7 +126,7 @@ TEST(SelinuxTest, EachProcessHasItsOwnDomain) {
 }
 
 TEST(VhostUserJsonTest, DescribesAnFsBackendAsTheInteropSpecSays) {
-  nlohmann::json backend = nlohmann::json::parse(ReadFile(Packaging("50-virtiofsd.json")));
+  nlohmann::json backend = nlohmann::json::parse(ReadFile(Packaging("40-virtiofsd.json")));
   EXPECT_EQ(backend["type"], "fs");
   EXPECT_EQ(backend["binary"], "/usr/libexec/virtiofsd");
   EXPECT_TRUE(backend["description"].is_string());
@@ -168,6 +168,51 @@ TEST(SystemdUnitTest, Verifies) {
   for (std::string line; std::getline(lines, line);) {
     if (line.find("/usr/libexec/virtiofsd is not executable") != std::string::npos) continue;
     ADD_FAILURE() << line;
+  }
+}
+
+// systemd's own rating of the unit's confinement: "OK" (exposure below 5.0) or
+// better, with every capability and namespace the three processes need left in.
+TEST(SystemdUnitTest, SecurityExposureIsOkOrBetter) {
+  if (RunCommand("command -v systemd-analyze").exit_code != 0) GTEST_SKIP() << "no systemd-analyze";
+  const std::string dir = TempDir();
+  fs::copy_file(Packaging("virtiofsd@.service"), dir + "/virtiofsd@.service");
+  Result result = RunCommand("systemd-analyze security --offline=true --no-pager '" + dir +
+                             "/virtiofsd@.service'");
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(result.output, match,
+                                std::regex(R"(Overall exposure level for \S+: ([0-9.]+) (\w+))")))
+      << result.output;
+  EXPECT_LT(std::stod(match[1].str()), 5.0) << match[0] << "\n" << result.output;
+  EXPECT_THAT((std::set<std::string>{"OK", "SAFE", "PERFECT"}),
+              ::testing::Contains(match[2].str()));
+}
+
+TEST(SystemdUnitTest, LeavesTheDaemonWhatItNeeds) {
+  const std::string unit = ReadFile(Packaging("virtiofsd@.service"));
+  std::smatch match;
+  const std::regex bounding(R"(\nCapabilityBoundingSet=([^\n]*)\n)");
+  ASSERT_TRUE(std::regex_search(unit, match, bounding));
+  const std::string caps = match[1].str() + " ";
+  // The broker's default set (broker/capabilities.cc) plus file handles, the
+  // sandboxes (namespaces, pivot_root, chroot, bounding set, RLIMIT_NOFILE) and
+  // the launcher's signals to children running as nobody.
+  for (const char* cap :
+       {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+        "CAP_SETGID", "CAP_SETUID", "CAP_MKNOD", "CAP_SETFCAP", "CAP_SYS_ADMIN", "CAP_SYS_CHROOT",
+        "CAP_SETPCAP", "CAP_SYS_RESOURCE", "CAP_KILL"}) {
+    EXPECT_THAT(caps, HasSubstr(std::string(cap) + " ")) << cap;
+  }
+  const std::regex namespaces(R"(\nRestrictNamespaces=([^\n]*)\n)");
+  ASSERT_TRUE(std::regex_search(unit, match, namespaces));
+  for (const char* ns : {"mnt", "pid", "net", "ipc", "uts"}) {
+    EXPECT_THAT(match[1].str(), HasSubstr(ns)) << ns;
+  }
+  // These would break guests' chmod u+s, mknod, or the transitions into the
+  // children's AppArmor/SELinux profiles.
+  for (const char* setting :
+       {"\nRestrictSUIDSGID=", "\nPrivateDevices=", "\nNoNewPrivileges=", "\nUser="}) {
+    EXPECT_THAT(unit, ::testing::Not(HasSubstr(setting))) << setting;
   }
 }
 
