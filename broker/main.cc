@@ -42,6 +42,7 @@ int Fail(const absl::Status& status) {
 
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  bool prefer_fell_back = false;
   if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
     fputs(BrokerUsage().c_str(), stdout);
     return 0;
@@ -52,7 +53,13 @@ int Main(int argc, char** argv) {
             BrokerUsage().c_str());
     return 2;
   }
-  const BrokerOptions& options = *parsed;
+  BrokerOptions& options = *parsed;
+  // A file handle could name any inode of the share's filesystem: `prefer` takes
+  // handles only where that stays beneath the share, `mandatory` insists (below).
+  if (options.inode_file_handles == FileHandleMode::kPrefer && !CheckConfinable(options).ok()) {
+    options.inode_file_handles = FileHandleMode::kNever;
+    prefer_fell_back = true;
+  }
   FsConfig config;
   if (!options.xattrmap.empty()) {
     absl::StatusOr<XattrMap> map = XattrMap::Parse(options.xattrmap);
@@ -85,6 +92,12 @@ int Main(int argc, char** argv) {
     LogToLauncher(options.launcher_fd);
   }
   FrameSocket channel{UniqueFd(options.channel_fd)};
+  if (prefer_fell_back) {
+    VFSD_LOG(kWarn,
+             "--inode-file-handles=prefer: %s is not the root of its filesystem, where a file "
+             "handle could reach beyond it; holding O_PATH fds instead",
+             options.shared_dir);
+  }
   if (options.security_label) {
     VFSD_LOG(kWarn, "--security-label: the protocol carries no security context; ignored");
   }

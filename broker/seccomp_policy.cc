@@ -73,7 +73,6 @@ constexpr int kAllowed[] = {
     SCMP_SYS(sched_getscheduler),  // glibc reads the scheduling policy to inherit.
     SCMP_SYS(sched_yield),
     SCMP_SYS(sendmsg),
-    SCMP_SYS(sendto),  // syslog() on its already connected socket.
     SCMP_SYS(set_robust_list),
     SCMP_SYS(setfsgid),
     SCMP_SYS(setfsuid),

@@ -57,7 +57,7 @@ constexpr int kAllowed[] = {
     SCMP_SYS(sched_getscheduler),  // glibc reads the scheduling policy to inherit.
     SCMP_SYS(sched_yield),
     SCMP_SYS(sendmsg),
-    SCMP_SYS(sendto),  // syslog(3) on its already connected socket.
+    SCMP_SYS(sendto),  // send(2) of vhost-user replies on the accepted connection.
     SCMP_SYS(set_robust_list),
     SCMP_SYS(shutdown),  // Ending the broker channel.
     SCMP_SYS(sigaltstack),

@@ -9,6 +9,9 @@
 // The guest kernel and initramfs come from $VIRTIOFSD_GUEST_DIR (default
 // /var/cache/virtiofsd-guest); when they are missing every test fails saying so.
 
+#include <errno.h>
+#include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -255,13 +258,19 @@ TEST_P(GuestTest, HostHoldsTheExpectedTree) {
 
 // The harness itself: a daemon that dies mid-run must fail the run (and promptly: QEMU is
 // stopped then, not at the timeout), and a missing guest must say how to make one.
+// With `own_mount`, the share is a tmpfs of its own (a filesystem root, where
+// file handles cannot reach beyond it).
 int RunGuestScript(const std::string& daemon, const std::string& script,
                    const std::string& guest_dir, std::string* log,
-                   const std::string& extra_args = "") {
+                   const std::string& extra_args = "", bool own_mount = false) {
   const std::string tmp = Env("TEST_TMPDIR", "/tmp");
   static int runs = 0;
   const std::string share = absl::StrCat(tmp, "/harness-share-", ++runs);
   mkdir(share.c_str(), 0755);
+  if (own_mount && mount("share", share.c_str(), "tmpfs", 0, "mode=0755,size=256m") != 0) {
+    *log = absl::StrCat("cannot mount a tmpfs on ", share, ": ", strerror(errno));
+    return -1;
+  }
   const std::string err = share + ".stderr";
   const std::string command =
       absl::StrCat(ShellQuote(Runfile("tools/guest/run_guest.sh")), " --daemon ",
@@ -270,6 +279,7 @@ int RunGuestScript(const std::string& daemon, const std::string& script,
                    " --timeout 300 ", extra_args, " >/dev/null 2>", ShellQuote(err));
   const int status = system(command.c_str());
   *log = ReadFile(err);
+  if (own_mount) umount2(share.c_str(), MNT_DETACH);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -285,8 +295,8 @@ TEST(RunGuestTest, FailsWhenTheDaemonCrashes) {
   EXPECT_THAT(log, HasSubstr("the daemon crashed or failed (exit 139)")) << log;
 }
 
-// Issue acceptance: the Rust virtiofsd README's example command line works verbatim
-// with our binary (paths aside).
+// The Rust virtiofsd README's example command line works verbatim with our
+// binary (paths aside). Its share is a mount of its own, as file handles require.
 TEST(RunGuestTest, RustReadmeExampleServesTheGuest) {
   const std::string guest_dir = Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest");
   ASSERT_TRUE(Exists(guest_dir + "/vmlinuz")) << "no test guest: run tools/guest/prepare.sh";
@@ -294,7 +304,8 @@ TEST(RunGuestTest, RustReadmeExampleServesTheGuest) {
   std::string log;
   EXPECT_EQ(RunGuestScript(ours + " --socket-path={socket} --shared-dir {dir} "
                                   "--announce-submounts --inode-file-handles=mandatory",
-                           "tests/e2e/readme_example.sh", guest_dir, &log),
+                           "tests/e2e/readme_example.sh", guest_dir, &log, "",
+                           /*own_mount=*/true),
             0)
       << log;
 }
