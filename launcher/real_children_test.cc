@@ -346,7 +346,7 @@ TEST_F(RealChildrenTest, SyslogGoesThroughTheLauncherNamingEachProcessAndItsHost
   args_.push_back("--syslog");
   env_.push_back("VIRTIOFSD_SYSLOG_SOCKET=" + dir_ + "/log");
   Daemon daemon(dir_, args_, env_);
-  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
   const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
   ASSERT_GT(frontend, 0) << daemon.Stderr();
   ASSERT_GT(broker, 0) << daemon.Stderr();
@@ -375,7 +375,7 @@ TEST_F(RealChildrenTest, SyslogGoesThroughTheLauncherNamingEachProcessAndItsHost
 
 TEST_F(RealChildrenTest, StderrLinesNameEachProcessWithItsHostPid) {
   Daemon daemon(dir_, args_, env_);
-  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
   // The serving broker, which may be pid 1 of a pid namespace of its own.
   const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
   ASSERT_GT(frontend, 0) << daemon.Stderr();
@@ -392,7 +392,7 @@ TEST_F(RealChildrenTest, SyslogWithoutALoggerFallsBackToStderrWithOneWarning) {
   args_.push_back("--syslog");
   env_.push_back("VIRTIOFSD_SYSLOG_SOCKET=" + dir_ + "/no-logger-here");
   Daemon daemon(dir_, args_, env_);
-  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered);
+  const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
   ASSERT_GT(frontend, 0) << daemon.Stderr();
   ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
   { UniqueFd vmm = Connect(); }
@@ -424,7 +424,7 @@ TEST_F(RealChildrenTest, ChildrenDieWithTheLauncherEvenByKill) {
   for (const bool vmm_connected : {false, true}) {
     SCOPED_TRACE(vmm_connected ? "serving a VMM" : "waiting for a VMM");
     Daemon daemon(dir_, args_, env_);
-    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered), 0) << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm), 0) << daemon.Stderr();
     ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
     UniqueFd vmm;
     if (vmm_connected) vmm = Connect();

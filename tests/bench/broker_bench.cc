@@ -67,7 +67,7 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (strncmp(argv[i], "--seconds=", 10) == 0) seconds = atof(argv[i] + 10);
   }
-  InitLogging("broker_bench", LogLevel::kError, false);
+  InitLogging("broker_bench", LogLevel::kError);
   char base[] = "/tmp/broker_bench.XXXXXX";
   if (mkdtemp(base) == nullptr) Die("mkdtemp");
   const std::string share = std::string(base) + "/share";

@@ -151,7 +151,7 @@ void RunOne(std::string_view input) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const bool quiet = [] {
-    virtiofsd::InitLogging("broker_request_fuzzer", virtiofsd::LogLevel::kOff, false);
+    virtiofsd::InitLogging("broker_request_fuzzer", virtiofsd::LogLevel::kOff);
     return true;
   }();
   (void)quiet;

@@ -33,7 +33,7 @@ class RecordingCompleter : public ChainCompleter {
 
 struct Harness {
   Harness() {
-    InitLogging("fuse_session_fuzzer", LogLevel::kOff, false);
+    InitLogging("fuse_session_fuzzer", LogLevel::kOff);
     auto pair = FrameSocket::CreatePair();
     if (!pair.ok()) abort();
     client = std::make_unique<BrokerClient>(std::move(pair->first));

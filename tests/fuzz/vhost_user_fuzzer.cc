@@ -58,7 +58,7 @@ void Fuzz(const uint8_t* data, size_t size) {
 }  // namespace virtiofsd
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  virtiofsd::InitLogging("vhost_user_fuzzer", virtiofsd::LogLevel::kOff, false);
+  virtiofsd::InitLogging("vhost_user_fuzzer", virtiofsd::LogLevel::kOff);
   virtiofsd::Fuzz(data, size);
   return 0;
 }
