@@ -98,6 +98,13 @@ pid_t WaitForProcess(pid_t daemon, const std::string& executable,
 
 bool Filtered(pid_t pid) { return ProcStatus(pid, "Seccomp") == "2"; }
 
+// The broker that serves: filtered and holding capabilities. In namespace mode
+// the process the launcher started waits outside the new pid namespace, filtered
+// too but without any capability.
+bool ServingBroker(pid_t pid) {
+  return Filtered(pid) && ProcStatus(pid, "CapEff") != "0000000000000000";
+}
+
 // The frontend is confined but for its seccomp filter, which it puts in force
 // once it has accepted the VMM's connection.
 bool WaitsForTheVmm(pid_t pid) { return ProcStatus(pid, "NoNewPrivs") == "1"; }
@@ -162,7 +169,7 @@ class RealChildrenTest : public ::testing::Test {
 TEST_F(RealChildrenTest, EachProcessRunsConfinedInItsOwnExecutable) {
   Daemon daemon(dir_, args_, env_);
   const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
-  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
+  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker);
   ASSERT_GT(frontend, 0) << daemon.Stderr();
   ASSERT_GT(broker, 0) << daemon.Stderr();
 
@@ -213,7 +220,7 @@ TEST_F(RealChildrenTest, EachFrontendHasItsOwnIdentityPidNamespaceAndLimits) {
   Daemon other(other_dir, other_args, env_);
   const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
   const pid_t other_frontend = WaitForProcess(other.pid(), "virtiofsd-frontend", WaitsForTheVmm);
-  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
+  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker);
   ASSERT_GT(frontend, 0) << daemon.Stderr();
   ASSERT_GT(other_frontend, 0) << other.Stderr();
   ASSERT_GT(broker, 0) << daemon.Stderr();
@@ -244,7 +251,7 @@ TEST_F(RealChildrenTest, VmmDisconnectEndsTheDaemonCleanly) {
   Daemon daemon(dir_, args_, env_);
   ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm), 0)
       << daemon.Stderr();
-  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
+  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0) << daemon.Stderr();
   { UniqueFd vmm = Connect(); }
   EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
   EXPECT_NE(access(socket_.c_str(), F_OK), 0);
@@ -255,7 +262,7 @@ TEST_F(RealChildrenTest, KillingEitherChildEndsTheDaemonNamingIt) {
     Daemon daemon(dir_, args_, env_);
     const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
     ASSERT_GT(frontend, 0) << daemon.Stderr();
-    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0) << daemon.Stderr();
     // The broker the launcher started (it may have forked into a pid namespace).
     const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", [&](pid_t pid) {
       return ProcStatus(pid, "PPid") == std::to_string(daemon.pid());
@@ -347,7 +354,7 @@ TEST_F(RealChildrenTest, SyslogGoesThroughTheLauncherNamingEachProcessAndItsHost
   env_.push_back("VIRTIOFSD_SYSLOG_SOCKET=" + dir_ + "/log");
   Daemon daemon(dir_, args_, env_);
   const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
-  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
+  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker);
   ASSERT_GT(frontend, 0) << daemon.Stderr();
   ASSERT_GT(broker, 0) << daemon.Stderr();
   // Each line names its process and host pid; the children are confined (seccomp
@@ -377,7 +384,7 @@ TEST_F(RealChildrenTest, StderrLinesNameEachProcessWithItsHostPid) {
   Daemon daemon(dir_, args_, env_);
   const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
   // The serving broker, which may be pid 1 of a pid namespace of its own.
-  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered);
+  const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker);
   ASSERT_GT(frontend, 0) << daemon.Stderr();
   ASSERT_GT(broker, 0) << daemon.Stderr();
   { UniqueFd vmm = Connect(); }
@@ -394,7 +401,7 @@ TEST_F(RealChildrenTest, SyslogWithoutALoggerFallsBackToStderrWithOneWarning) {
   Daemon daemon(dir_, args_, env_);
   const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
   ASSERT_GT(frontend, 0) << daemon.Stderr();
-  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
+  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0) << daemon.Stderr();
   { UniqueFd vmm = Connect(); }
   EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
   const std::string err = daemon.Stderr();
@@ -425,7 +432,7 @@ TEST_F(RealChildrenTest, ChildrenDieWithTheLauncherEvenByKill) {
     SCOPED_TRACE(vmm_connected ? "serving a VMM" : "waiting for a VMM");
     Daemon daemon(dir_, args_, env_);
     ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm), 0) << daemon.Stderr();
-    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", Filtered), 0) << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0) << daemon.Stderr();
     UniqueFd vmm;
     if (vmm_connected) vmm = Connect();
     const std::vector<pid_t> children = Descendants(daemon.pid());
@@ -481,7 +488,7 @@ TEST_F(RealChildrenTest, FrontendExitsWhenTheBrokerGoesEvenWhileTheVmmIsSilent) 
   ASSERT_EQ(write(vmm.get(), get_features, sizeof(get_features)), 12);
   char reply[20];
   ASSERT_EQ(recv(vmm.get(), reply, sizeof(reply), MSG_WAITALL), 20);
-  const pid_t serving = WaitForProcess(getpid(), "virtiofsd-broker", Filtered);
+  const pid_t serving = WaitForProcess(getpid(), "virtiofsd-broker", ServingBroker);
   ASSERT_GT(serving, 0);
   ASSERT_EQ(kill(serving, SIGKILL), 0);
   pollfd pfd = {frontend->pidfd(), POLLIN, 0};
@@ -568,7 +575,7 @@ TEST_F(RealChildrenTest, RunsAsRootOfAUserNamespace) {
     ASSERT_GT(daemon, 0);
     const pid_t frontend = WaitForProcess(daemon, "virtiofsd-frontend", WaitsForTheVmm);
     ASSERT_GT(frontend, 0) << sandbox << ": " << testing::ReadFile(err);
-    ASSERT_GT(WaitForProcess(daemon, "virtiofsd-broker", Filtered), 0) << testing::ReadFile(err);
+    ASSERT_GT(WaitForProcess(daemon, "virtiofsd-broker", ServingBroker), 0) << testing::ReadFile(err);
     // nobody of the namespace is host uid 165534; the socket belongs to its root.
     EXPECT_THAT(ProcStatus(frontend, "Uid"), StartsWith("165534\t"));
     struct stat st;
