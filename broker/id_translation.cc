@@ -11,7 +11,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
 
@@ -51,11 +50,16 @@ constexpr std::pair<absl::string_view, TranslateIdMap::Type> kTypes[] = {
     {"map", TranslateIdMap::Type::kMap},
 };
 
-absl::string_view TypeName(TranslateIdMap::Type type) {
-  for (const auto& [name, value] : kTypes) {
-    if (value == type) return name;
+// The rule as it is written on the command line.
+std::string RuleText(const TranslateIdMap& rule) {
+  absl::string_view name = "?";
+  for (const auto& [text, value] : kTypes) {
+    if (value == rule.type) name = text;
   }
-  return "?";
+  if (rule.type == TranslateIdMap::Type::kForbidGuest) {
+    return absl::StrCat(name, ":", rule.source_base, ":", rule.count);
+  }
+  return absl::StrCat(name, ":", rule.source_base, ":", rule.target, ":", rule.count);
 }
 
 }  // namespace
@@ -100,8 +104,8 @@ absl::Status IdTranslation::Add(std::vector<Range>& ranges, Range range,
   const bool overlaps_previous = after != ranges.begin() && std::prev(after)->end > range.begin;
   if (overlaps_next || overlaps_previous) {
     return absl::InvalidArgumentError(
-        absl::StrCat("the rule on ids [", range.begin, ", ", range.end, ") (", TypeName(rule.type),
-                     ") overlaps an earlier rule's source range in the same direction"));
+        absl::StrCat("'", RuleText(rule), "': ids [", range.begin, ", ", range.end,
+                     ") overlap an earlier rule of the same direction"));
   }
   ranges.insert(after, range);
   return absl::OkStatus();
@@ -160,12 +164,7 @@ absl::StatusOr<IdTranslation> IdTranslation::Parse(const std::vector<std::string
     VFSD_ASSIGN_OR_RETURN(TranslateIdMap rule, ParseTranslateIdMap(text));
     parsed.push_back(rule);
   }
-  absl::StatusOr<IdTranslation> table = Create(parsed);
-  if (!table.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", absl::StrJoin(rules, "' '"), "': ", table.status().message()));
-  }
-  return table;
+  return Create(parsed);
 }
 
 const IdTranslation::Range* IdTranslation::Find(const std::vector<Range>& ranges, uint32_t id) {

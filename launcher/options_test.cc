@@ -242,7 +242,7 @@ TEST(OptionsTest, OverlappingTranslateRulesAreRefused) {
       Line({"--translate-uid=forbid-guest:0:1000", "--translate-uid=map:999:999:1"}));
   EXPECT_THAT(command, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(command.status().message()), HasSubstr("'--translate-uid'"));
-  EXPECT_THAT(std::string(command.status().message()), HasSubstr("overlaps"));
+  EXPECT_THAT(std::string(command.status().message()), HasSubstr("overlap an earlier rule"));
   // The directions are independent; uids and gids too.
   EXPECT_OK(ParseCommandLine(Line({"--translate-uid=squash-guest:0:5:10",
                                    "--translate-uid=host:5:0:1", "--translate-gid=guest:0:5:10"})));
