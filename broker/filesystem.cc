@@ -879,7 +879,7 @@ bool FileSystem::IsTranslatedAcl(const std::string& guest_name) const {
 int FileSystem::CallerToHost(proto::Caller& caller) const {
   std::optional<uint32_t> uid = config_.uids.ToHost(caller.uid());
   std::optional<uint32_t> gid = config_.gids.ToHost(caller.gid());
-  if (!uid || !gid) return EPERM;  // forbid-guest, as the Rust virtiofsd answers
+  if (!uid || !gid) return EPERM;  // forbid-guest (Rust: PermissionDenied)
   caller.set_uid(*uid);
   caller.set_gid(*gid);
   return 0;
