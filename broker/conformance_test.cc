@@ -796,6 +796,179 @@ TEST_P(ConformanceTest, PosixAclsWithTheOption) {
   EXPECT_EQ(s_new.st_mode & 0777, 0664u);
 }
 
+// --- Id translation (--translate-uid/--translate-gid) ---------------------------------
+
+IdTranslation Ids(const std::vector<std::string>& rules) {
+  absl::StatusOr<IdTranslation> table = IdTranslation::Parse(rules);
+  EXPECT_TRUE(table.ok()) << table.status();
+  return table.ok() ? *std::move(table) : IdTranslation();
+}
+
+// Every guest id is squashed onto host 2000/3000, and those come back as 1000.
+FsConfig SquashConfig() {
+  FsConfig config;
+  config.uids = Ids({"squash-guest:0:2000:4294967295", "host:2000:1000:1"});
+  config.gids = Ids({"squash-guest:0:3000:4294967295", "host:3000:1000:1"});
+  return config;
+}
+
+TEST_P(ConformanceTest, SquashedCallersCreateHostIdsAndSeeGuestIds) {
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/foreign", "x"); }, SquashConfig());
+  ASSERT_EQ(chown(S("foreign").c_str(), 5000, 6000), 0);
+  b().SetCaller(kUser, kGroup);
+  Result created = b().Create(kRoot, "f", O_RDWR, 0644);
+  ASSERT_EQ(created.error, 0);
+  Result dir = b().Mkdir(kRoot, "d");
+  ASSERT_EQ(dir.error, 0);
+  Result link = b().Symlink(kRoot, "l", "f");
+  ASSERT_EQ(link.error, 0);
+  b().SetCaller(0, 0);  // guest root is squashed too
+  Result fifo = b().Mknod(kRoot, "p", S_IFIFO | 0644);
+  ASSERT_EQ(fifo.error, 0);
+  // On the host: the squashed ids.
+  for (const char* name : {"f", "d", "l", "p"}) {
+    struct stat st;
+    ASSERT_EQ(lstat(S(name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_uid, 2000u) << name;
+    EXPECT_EQ(st.st_gid, 3000u) << name;
+  }
+  // To the guest: host 2000/3000 are 1000/1000, in every reply that has attributes.
+  for (const proto::Attr& attr :
+       {created.reply.create().entry().attr(), dir.reply.entry().attr(), link.reply.entry().attr(),
+        fifo.reply.entry().attr(), b().Getattr(NodeOf("f")).reply.attr().attr(),
+        b().Lookup(kRoot, "d").reply.entry().attr()}) {
+    EXPECT_EQ(attr.uid(), kUser);
+    EXPECT_EQ(attr.gid(), kGroup);
+  }
+  // An id no host rule covers is shown as it is.
+  Result foreign = b().Lookup(kRoot, "foreign");
+  EXPECT_EQ(foreign.reply.entry().attr().uid(), 5000u);
+  EXPECT_EQ(foreign.reply.entry().attr().gid(), 6000u);
+  Result page = b().Readdir(b().Opendir(kRoot).reply.opendir().handle(), 0, 64 * 1024, true);
+  ASSERT_EQ(page.error, 0);
+  int seen = 0;
+  for (const proto::DirEntry& e : page.reply.readdir().entries()) {
+    if (e.entry().node() == 0) continue;
+    ++seen;
+    EXPECT_EQ(e.entry().attr().uid(), e.name() == "foreign" ? 5000u : kUser) << e.name();
+    EXPECT_EQ(e.entry().attr().gid(), e.name() == "foreign" ? 6000u : kGroup) << e.name();
+  }
+  EXPECT_EQ(seen, 5);
+}
+
+TEST_P(ConformanceTest, ChownTargetsAreTranslatedBothWays) {
+  FsConfig config;
+  config.uids = Ids({"map:1000:5000:10"});
+  config.gids = Ids({"guest:1000:7000:10"});  // no way back: shown as the host id
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); }, config);
+  proto::Request req;
+  req.mutable_setattr()->set_node(NodeOf("f"));
+  req.mutable_setattr()->set_valid(FATTR_UID | FATTR_GID);
+  req.mutable_setattr()->set_uid(1009);
+  req.mutable_setattr()->set_gid(1001);
+  Result r = b().Call(req);
+  ASSERT_EQ(r.error, 0);
+  struct stat st;
+  ASSERT_EQ(stat(S("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 5009u);
+  EXPECT_EQ(st.st_gid, 7001u);
+  EXPECT_EQ(r.reply.attr().attr().uid(), 1009u);
+  EXPECT_EQ(r.reply.attr().attr().gid(), 7001u);
+  // Past the range's end: kept as it is.
+  req.mutable_setattr()->set_uid(1010);
+  req.mutable_setattr()->set_valid(FATTR_UID);
+  ASSERT_EQ(b().Call(req).error, 0);
+  ASSERT_EQ(stat(S("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1010u);
+}
+
+TEST_P(ConformanceTest, ForbiddenGuestIdsAreRefusedWithEperm) {
+  FsConfig config;
+  config.uids = Ids({"forbid-guest:1000:1"});
+  config.gids = Ids({"forbid-guest:50:2"});
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x"); }, config);
+  const uint64_t f = NodeOf("f");
+  // A forbidden caller: every request, before any syscall.
+  b().SetCaller(kUser, kGroup);
+  EXPECT_EQ(b().Getattr(f).error, EPERM);
+  EXPECT_EQ(b().Create(kRoot, "new", O_RDWR).error, EPERM);
+  b().SetCaller(999, 51);
+  EXPECT_EQ(b().Mkdir(kRoot, "dir").error, EPERM);
+  EXPECT_EQ(access(S("new").c_str(), F_OK), -1);
+  EXPECT_EQ(access(S("dir").c_str(), F_OK), -1);
+  // Its neighbours are not.
+  b().SetCaller(1001, 52);
+  EXPECT_EQ(b().Getattr(f).error, 0);
+  EXPECT_EQ(b().Mkdir(kRoot, "dir").error, 0);
+  // A forbidden chown target, by an allowed caller.
+  b().SetCaller(0, 0);
+  proto::Request req;
+  req.mutable_setattr()->set_node(f);
+  req.mutable_setattr()->set_valid(FATTR_UID);
+  req.mutable_setattr()->set_uid(1000);
+  EXPECT_EQ(b().Call(req).error, EPERM);
+  req.mutable_setattr()->set_valid(FATTR_GID);
+  req.mutable_setattr()->set_gid(50);
+  EXPECT_EQ(b().Call(req).error, EPERM);
+  struct stat st;
+  ASSERT_EQ(stat(S("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, 0u);
+}
+
+std::string AclWithIds(std::initializer_list<std::pair<uint16_t, uint32_t>> entries) {
+  std::string blob("\x02\x00\x00\x00", 4);
+  for (const auto& [tag, id] : entries) {
+    const char entry[8] = {static_cast<char>(tag),
+                           static_cast<char>(tag >> 8),
+                           7,
+                           0,
+                           static_cast<char>(id),
+                           static_cast<char>(id >> 8),
+                           static_cast<char>(id >> 16),
+                           static_cast<char>(id >> 24)};
+    blob.append(entry, 8);
+  }
+  return blob;
+}
+
+TEST_P(ConformanceTest, PosixAclIdsAreTranslatedBothWays) {
+  constexpr uint16_t kUserObj = 0x01, kUserTag = 0x02, kGroupObj = 0x04, kGroupTag = 0x08,
+                     kMask = 0x10, kOther = 0x20;
+  constexpr uint32_t kNone = 0xffffffff;
+  FsConfig config;
+  config.xattr = true;
+  config.posix_acl = true;
+  config.uids = Ids({"map:1000:5000:10", "forbid-guest:7:1"});
+  config.gids = Ids({"map:1000:6000:10"});
+  SetUpBoth([](const std::string& r) { WriteFile(r + "/f", "x", 0640); }, config);
+  auto acl = [&](uint32_t user, uint32_t group) {
+    return AclWithIds({{kUserObj, kNone},
+                       {kUserTag, user},
+                       {kGroupObj, kNone},
+                       {kGroupTag, group},
+                       {kMask, kNone},
+                       {kOther, kNone}});
+  };
+  ASSERT_EQ(b().Call(SetxattrReq(NodeOf("f"), "system.posix_acl_access", acl(1002, 1003))).error,
+            0);
+  char buf[256];
+  const ssize_t n = getxattr(S("f").c_str(), "system.posix_acl_access", buf, sizeof(buf));
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, n), acl(5002, 6003));
+  Result got = b().Call(GetxattrReq(NodeOf("f"), "system.posix_acl_access", 256));
+  ASSERT_EQ(got.error, 0);
+  EXPECT_EQ(got.reply.xattr().value(), acl(1002, 1003));
+  EXPECT_EQ(b().Call(GetxattrReq(NodeOf("f"), "system.posix_acl_access", 0)).reply.xattr().size(),
+            static_cast<uint32_t>(n));
+  // A forbidden id in an ACL entry, and a malformed ACL.
+  EXPECT_EQ(b().Call(SetxattrReq(NodeOf("f"), "system.posix_acl_access", acl(7, 1003))).error,
+            EPERM);
+  EXPECT_EQ(b().Call(SetxattrReq(NodeOf("f"), "system.posix_acl_access", "\x02")).error, EINVAL);
+  ASSERT_EQ(getxattr(S("f").c_str(), "system.posix_acl_access", buf, sizeof(buf)), n);
+  EXPECT_EQ(std::string(buf, n), acl(5002, 6003));
+}
+
 TEST_P(ConformanceTest, XattrmapRenamesAndClearsTheMappedCapability) {
   FsConfig config;
   config.xattr = true;

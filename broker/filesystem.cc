@@ -204,8 +204,8 @@ void FileSystem::FillAttr(const struct statx& st, uint64_t parent_mnt_id, proto:
   attr->set_ctime_nsec(st.stx_ctime.tv_nsec);
   attr->set_mode(st.stx_mode);
   attr->set_nlink(st.stx_nlink);
-  attr->set_uid(st.stx_uid);
-  attr->set_gid(st.stx_gid);
+  attr->set_uid(config_.uids.ToGuest(st.stx_uid));
+  attr->set_gid(config_.gids.ToGuest(st.stx_gid));
   attr->set_rdev(EncodeDev(st.stx_rdev_major, st.stx_rdev_minor));
   attr->set_blksize(st.stx_blksize);
   if (config_.announce_submounts && S_ISDIR(st.stx_mode) && MountId(st) != parent_mnt_id) {
@@ -442,8 +442,18 @@ int FileSystem::Setattr(const proto::Request& request, Response& response) {
     }
   }
   if (r.valid() & (FATTR_UID | FATTR_GID)) {
-    const uid_t uid = (r.valid() & FATTR_UID) ? r.uid() : static_cast<uid_t>(-1);
-    const gid_t gid = (r.valid() & FATTR_GID) ? r.gid() : static_cast<gid_t>(-1);
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+    if (r.valid() & FATTR_UID) {
+      std::optional<uint32_t> host = config_.uids.ToHost(r.uid());
+      if (!host) return EPERM;  // forbid-guest
+      uid = *host;
+    }
+    if (r.valid() & FATTR_GID) {
+      std::optional<uint32_t> host = config_.gids.ToHost(r.gid());
+      if (!host) return EPERM;
+      gid = *host;
+    }
     // An owner may give its file to any group it belongs to; the guest kernel
     // checked that against all of the caller's groups, which the host cannot.
     std::optional<ScopedCapability> chown_cap;
@@ -861,6 +871,20 @@ int FileSystem::HostXattrName(const std::string& guest_name, std::string& host_n
   return CheckXattrName(host_name);
 }
 
+bool FileSystem::IsTranslatedAcl(const std::string& guest_name) const {
+  return (guest_name == kAclAccess || guest_name == kAclDefault) &&
+         !(config_.uids.empty() && config_.gids.empty());
+}
+
+int FileSystem::CallerToHost(proto::Caller& caller) const {
+  std::optional<uint32_t> uid = config_.uids.ToHost(caller.uid());
+  std::optional<uint32_t> gid = config_.gids.ToHost(caller.gid());
+  if (!uid || !gid) return EPERM;  // forbid-guest (Rust: PermissionDenied)
+  caller.set_uid(*uid);
+  caller.set_gid(*gid);
+  return 0;
+}
+
 int FileSystem::CheckCapabilityXattr(const proto::Request& request,
                                      const std::string& host_name) const {
   // Setting or removing a file capability needs CAP_SETFCAP, which only root has;
@@ -886,7 +910,14 @@ int FileSystem::Setxattr(const proto::Request& request, Response& response) {
   std::optional<ScopedCapability> kill_sgid;
   if (r.setxattr_flags() & FUSE_SETXATTR_ACL_KILL_SGID) kill_sgid.emplace(CAP_FSETID, false);
   if (int err = EnterProcSelfFd()) return err;
-  if (setxattr(FdName(inode_fd).c_str(), name.c_str(), r.value().data(), r.value().size(),
+  const std::string* value = &r.value();
+  std::string host_acl;
+  if (IsTranslatedAcl(r.name())) {
+    host_acl = r.value();
+    if (int err = TranslateAclXattr(host_acl, true, config_.uids, config_.gids)) return err;
+    value = &host_acl;
+  }
+  if (setxattr(FdName(inode_fd).c_str(), name.c_str(), value->data(), value->size(),
                static_cast<int>(r.flags())) < 0) {
     return errno;
   }
@@ -911,6 +942,10 @@ int FileSystem::Getxattr(const proto::Request& request, Response& response) {
   reply->set_size(static_cast<uint32_t>(n));
   if (r.size() != 0) {
     value.resize(n);
+    // Same size both ways: only the ids change.
+    if (IsTranslatedAcl(r.name())) {
+      if (int err = TranslateAclXattr(value, false, config_.uids, config_.gids)) return err;
+    }
     reply->set_value(std::move(value));
   }
   return 0;

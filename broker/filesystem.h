@@ -28,6 +28,7 @@
 #include "broker/beneath.h"
 #include "broker/fd_budget.h"
 #include "broker/handle_table.h"
+#include "broker/id_translation.h"
 #include "broker/node_table.h"
 #include "broker/options.h"
 #include "broker/xattr_map.h"
@@ -49,6 +50,10 @@ struct FsConfig {
   // held), O_PATH fds elsewhere; mandatory: Create() fails without handle support.
   FileHandleMode inode_file_handles = FileHandleMode::kNever;
   std::optional<XattrMap> xattrmap;
+  // --translate-uid/--translate-gid: callers, chown targets and ACL ids go
+  // guest->host, attributes and ACL ids come back host->guest.
+  IdTranslation uids;
+  IdTranslation gids;
   // Fds held for nodes and handles at most; beyond it the guest gets ENFILE.
   int64_t fd_budget = 1 << 20;
 };
@@ -77,6 +82,11 @@ class FileSystem {
   // `response.wait` must run before the answer exists.
   int Handle(const proto::Request& request, Response& response);
   static constexpr int kWaitLater = -1;
+
+  // Replaces the guest caller's uid/gid by the host ids they translate to
+  // (FsConfig::uids/gids), before the server switches to them. Returns 0, or
+  // EPERM when a forbid-guest rule covers either id.
+  int CallerToHost(proto::Caller& caller) const;
 
   size_t node_count() const { return nodes_.size(); }
   size_t handle_count() const { return handles_.size(); }
@@ -158,6 +168,8 @@ class FileSystem {
                     uint64_t& handle_id);
   // The guest's xattr name as the host knows it; errno when refused.
   int HostXattrName(const std::string& guest_name, std::string& host_name) const;
+  // True for a POSIX ACL xattr (guest name) whose ids need translating.
+  bool IsTranslatedAcl(const std::string& guest_name) const;
   // Makes this thread's cwd our /proc/self/fd, so "N" names held fd N: the xattr
   // syscalls have no fd form that takes an O_PATH fd, and following the magic
   // link reaches the held inode itself (even a symlink), never a path.

@@ -13,11 +13,13 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "broker/capabilities.h"
 #include "broker/confinement.h"
 #include "broker/filesystem.h"
+#include "broker/id_translation.h"
 #include "broker/nofile_limit.h"
 #include "broker/options.h"
 #include "broker/sandbox.h"
@@ -68,6 +70,17 @@ int Main(int argc, char** argv) {
       return 2;
     }
     config.xattrmap = *std::move(map);
+  }
+  for (auto [rules, table, option] :
+       {std::tuple(&options.translate_uid, &config.uids, "--translate-uid"),
+        std::tuple(&options.translate_gid, &config.gids, "--translate-gid")}) {
+    absl::StatusOr<IdTranslation> parsed = IdTranslation::Parse(*rules);
+    if (!parsed.ok()) {
+      fprintf(stderr, "virtiofsd-broker: %s: %s\n", option,
+              std::string(parsed.status().message()).c_str());
+      return 2;
+    }
+    *table = *std::move(parsed);
   }
   const bool file_handles = options.inode_file_handles != FileHandleMode::kNever;
   absl::StatusOr<uint64_t> capabilities = BrokerCapabilities(options.modcaps, file_handles);

@@ -71,6 +71,17 @@ const std::map<std::string, Setter>& ValueOptions() {
          o.xattrmap = value;
          return absl::OkStatus();
        }},
+      // One rule each, repeated (broker/id_translation.h parses them).
+      {"translate-uid",
+       [](BrokerOptions& o, const std::string& value) {
+         o.translate_uid.push_back(value);
+         return absl::OkStatus();
+       }},
+      {"translate-gid",
+       [](BrokerOptions& o, const std::string& value) {
+         o.translate_gid.push_back(value);
+         return absl::OkStatus();
+       }},
       {"modcaps",
        [](BrokerOptions& o, const std::string& value) {
          for (absl::string_view item : absl::StrSplit(value, ',')) {
@@ -157,6 +168,7 @@ std::string BrokerUsage() {
          "  [--xattr] [--posix-acl] [--readonly] [--inode-file-handles=never|prefer|mandatory]\n"
          "  [--announce-submounts] [--allow-direct-io] [--writeback] [--killpriv-v2]\n"
          "  [--preserve-noatime] [--security-label] [--xattrmap=RULES] [--modcaps=LIST]\n"
+         "  [--translate-uid=RULE]... [--translate-gid=RULE]...\n"
          "  [--rlimit-nofile=N] [--threads=N] [--log-level=LEVEL]\n"
          "  [--launcher-fd=N]\n";
 }

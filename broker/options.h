@@ -37,6 +37,10 @@ struct BrokerOptions {
   bool preserve_noatime = false;
   bool security_label = false;
   std::string xattrmap;  // Rules in the Rust virtiofsd syntax; empty: none.
+  // --translate-uid/--translate-gid rules, one per element, in order
+  // (broker/id_translation.h).
+  std::vector<std::string> translate_uid;
+  std::vector<std::string> translate_gid;
   // Capability changes, e.g. "+sys_admin,-mknod" (names without CAP_, any case).
   std::vector<std::string> modcaps;
   uint64_t rlimit_nofile = 0;  // 0: raise to the default (capped below fs.file-max).

@@ -56,6 +56,15 @@ TEST(BrokerOptionsTest, EveryOption) {
   EXPECT_EQ(o.launcher_fd, 5);
 }
 
+TEST(BrokerOptionsTest, TranslateRulesAccumulateInOrder) {
+  ASSERT_OK_AND_ASSIGN(
+      BrokerOptions o,
+      ParseBrokerOptions(Base({"--translate-uid=squash-guest:0:5:10", "--translate-gid=map:0:7:1",
+                               "--translate-uid", "host:5:0:1"})));
+  EXPECT_EQ(o.translate_uid, (std::vector<std::string>{"squash-guest:0:5:10", "host:5:0:1"}));
+  EXPECT_EQ(o.translate_gid, (std::vector<std::string>{"map:0:7:1"}));
+}
+
 TEST(BrokerOptionsTest, Refusals) {
   const std::vector<std::vector<std::string>> bad = {
       {},

@@ -60,7 +60,7 @@ void Server::Serve() {
   }
 }
 
-bool Server::Dispatch(const proto::Request& request, ThreadCredentials& credentials) {
+bool Server::Dispatch(proto::Request& request, ThreadCredentials& credentials) {
   Response response;
   const Op op = request.op_case();
   if (op == Op::kHandshake) {
@@ -90,8 +90,10 @@ bool Server::Dispatch(const proto::Request& request, ThreadCredentials& credenti
     fs_.Handle(request, response);
     return true;
   }
-  const proto::Caller& caller = request.caller();
-  int err = credentials.SwitchTo(caller.uid(), caller.gid(), caller.umask());
+  // Handlers see the host ids the request runs as (--translate-uid/--translate-gid).
+  proto::Caller& caller = *request.mutable_caller();
+  int err = fs_.CallerToHost(caller);
+  if (err == 0) err = credentials.SwitchTo(caller.uid(), caller.gid(), caller.umask());
   if (err == 0) err = fs_.Handle(request, response);
   if (err == FileSystem::kWaitLater) {
     const uint64_t id = request.id();

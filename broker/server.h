@@ -35,7 +35,7 @@ class Server {
  private:
   void Serve();
   // Handles one decoded request; false when the frontend broke the protocol.
-  bool Dispatch(const proto::Request& request, ThreadCredentials& credentials);
+  bool Dispatch(proto::Request& request, ThreadCredentials& credentials);
   void SendAnswer(uint64_t id, int err, Response& response);
   void Fail(absl::Status status);
 

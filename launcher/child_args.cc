@@ -59,6 +59,8 @@ std::vector<std::string> BrokerArguments(const Options& o) {
   AddFlag(args, o.readonly, "--readonly");
   AddFlag(args, o.preserve_noatime, "--preserve-noatime");
   if (o.xattrmap.has_value()) args.push_back(absl::StrCat("--xattrmap=", *o.xattrmap));
+  for (const std::string& rule : o.translate_uid) args.push_back("--translate-uid=" + rule);
+  for (const std::string& rule : o.translate_gid) args.push_back("--translate-gid=" + rule);
   // One item per flag: the broker accumulates them, whatever separator it takes.
   if (o.modcaps.has_value()) {
     for (absl::string_view item : absl::StrSplit(*o.modcaps, ':')) {

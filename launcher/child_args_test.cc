@@ -51,19 +51,25 @@ TEST(ChildArgsTest, EveryHonouredOptionReachesItsChild) {
                      "--syslog",
                      "--rlimit-nofile=4096",
                      "--killpriv-v2",
-                     "--preserve-noatime"});
-  EXPECT_THAT(BrokerArguments(o),
-              ElementsAre("--channel-fd=3", "--shared-dir=/srv", "--sandbox=chroot",
-                          "--inode-file-handles=prefer", "--readonly", "--preserve-noatime",
-                          "--xattrmap=:ok:all:::", "--modcaps=+sys_admin", "--modcaps=-MKNOD",
-                          "--rlimit-nofile=4096", "--xattr", "--posix-acl", "--allow-direct-io",
-                          "--writeback", "--killpriv-v2", "--seccomp=log", "--log-level=debug",
-                          "--launcher-fd=5"));
-  EXPECT_THAT(FrontendArguments(o),
-              ElementsAre("--channel-fd=3", "--fd=4", "--cache=metadata", "--thread-pool-size=8",
-                          "--tag=myfs", "--no-readdirplus", "--allow-mmap", "--rlimit-nofile=4096",
-                          "--xattr", "--posix-acl", "--allow-direct-io", "--writeback",
-                          "--killpriv-v2", "--seccomp=log", "--log-level=debug", "--launcher-fd=5"));
+                     "--preserve-noatime",
+                     "--translate-uid=squash-guest:0:1001:4294967295",
+                     "--translate-gid=forbid-guest:5:1",
+                     "--translate-uid=host:1001:0:1"});
+  EXPECT_THAT(
+      BrokerArguments(o),
+      ElementsAre("--channel-fd=3", "--shared-dir=/srv", "--sandbox=chroot",
+                  "--inode-file-handles=prefer", "--readonly", "--preserve-noatime",
+                  "--xattrmap=:ok:all:::", "--translate-uid=squash-guest:0:1001:4294967295",
+                  "--translate-uid=host:1001:0:1", "--translate-gid=forbid-guest:5:1",
+                  "--modcaps=+sys_admin", "--modcaps=-MKNOD", "--rlimit-nofile=4096", "--xattr",
+                  "--posix-acl", "--allow-direct-io", "--writeback", "--killpriv-v2",
+                  "--seccomp=log", "--log-level=debug", "--launcher-fd=5"));
+  EXPECT_THAT(
+      FrontendArguments(o),
+      ElementsAre("--channel-fd=3", "--fd=4", "--cache=metadata", "--thread-pool-size=8",
+                  "--tag=myfs", "--no-readdirplus", "--allow-mmap", "--rlimit-nofile=4096",
+                  "--xattr", "--posix-acl", "--allow-direct-io", "--writeback", "--killpriv-v2",
+                  "--seccomp=log", "--log-level=debug", "--launcher-fd=5"));
 }
 
 TEST(ChildArgsTest, CacheNeverTurnsReaddirplusOff) {

@@ -50,44 +50,4 @@ absl::StatusOr<NamespaceIdMap> ParseNamespaceIdMap(absl::string_view text) {
   return map;
 }
 
-absl::StatusOr<TranslateIdMap> ParseTranslateIdMap(absl::string_view text) {
-  using Type = TranslateIdMap::Type;
-  static constexpr std::pair<absl::string_view, Type> kTypes[] = {
-      {"guest", Type::kGuest},
-      {"host", Type::kHost},
-      {"squash-guest", Type::kSquashGuest},
-      {"squash-host", Type::kSquashHost},
-      {"forbid-guest", Type::kForbidGuest},
-      {"map", Type::kMap},
-  };
-  std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
-  const Type* type = nullptr;
-  for (const auto& [name, value] : kTypes) {
-    if (!parts.empty() && parts[0] == name) type = &value;
-  }
-  if (type == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", text,
-        "' does not start with guest, host, squash-guest, squash-host, forbid-guest or map"));
-  }
-  const bool forbid = *type == Type::kForbidGuest;
-  const size_t expected_parts = forbid ? 3 : 4;
-  if (parts.size() != expected_parts) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", text, "' is not of the form ",
-                     forbid ? "forbid-guest:BASE:COUNT" : "TYPE:SOURCE_BASE:TARGET:COUNT"));
-  }
-  TranslateIdMap map;
-  map.type = *type;
-  VFSD_ASSIGN_OR_RETURN(map.source_base, ParseId(parts[1], "source id"));
-  if (!forbid) {
-    VFSD_ASSIGN_OR_RETURN(map.target, ParseId(parts[2], "target id"));
-  }
-  VFSD_ASSIGN_OR_RETURN(map.count, ParseId(parts.back(), "count"));
-  VFSD_RETURN_IF_ERROR(CheckRange(map.source_base, map.count, "source"));
-  const bool one_to_one = *type == Type::kGuest || *type == Type::kHost || *type == Type::kMap;
-  if (one_to_one) VFSD_RETURN_IF_ERROR(CheckRange(map.target, map.count, "target"));
-  return map;
-}
-
 }  // namespace virtiofsd

@@ -1,8 +1,8 @@
-// The uid/gid mapping arguments of the Rust virtiofsd's command line, parsed.
+// The user-namespace mapping arguments of the Rust virtiofsd's command line, parsed.
 //
-// --uid-map/--gid-map take ":namespace_id:host_id:count:" (a user-namespace range);
-// --translate-uid/--translate-gid take "TYPE:a:b:count" (translation done by the
-// daemon itself). Pure parsing: no syscalls. Errors are kInvalidArgument with a
+// --uid-map/--gid-map take ":namespace_id:host_id:count:" (a user-namespace range).
+// (--translate-uid/--translate-gid are parsed by broker/id_translation.h.)
+// Pure parsing: no syscalls. Errors are kInvalidArgument with a
 // message that says what is wrong with the text.
 
 #ifndef VIRTIOFSD_LAUNCHER_ID_MAP_H_
@@ -26,21 +26,6 @@ struct NamespaceIdMap {
 // ":namespace_base:host_base:count:" with count > 0 and neither range wrapping
 // past 2^32.
 absl::StatusOr<NamespaceIdMap> ParseNamespaceIdMap(absl::string_view text);
-
-// One --translate-uid/--translate-gid rule.
-struct TranslateIdMap {
-  enum class Type { kGuest, kHost, kSquashGuest, kSquashHost, kForbidGuest, kMap };
-  Type type = Type::kMap;
-  uint32_t source_base = 0;
-  uint32_t target = 0;  // target base, or the single target for squash-*; 0 for forbid-guest
-  uint32_t count = 0;
-  bool operator==(const TranslateIdMap&) const = default;
-};
-
-// "guest|host|squash-guest|squash-host|map:SOURCE:TARGET:COUNT" or
-// "forbid-guest:SOURCE:COUNT", with count > 0 and the source range (and, for the
-// 1:1 types, the target range) within 32 bits.
-absl::StatusOr<TranslateIdMap> ParseTranslateIdMap(absl::string_view text);
 
 }  // namespace virtiofsd
 

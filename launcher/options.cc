@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "broker/id_translation.h"
 #include "broker/xattr_map.h"
 #include "common/status.h"
 #include "launcher/id_map.h"
@@ -300,8 +301,8 @@ const std::vector<OptionSpec>& Specs() {
          s.security_label = true;
          return absl::OkStatus();
        }},
-      // The id-mapping options are parsed (a malformed rule is named as such), then
-      // refused by Finish().
+      // The user-namespace options are parsed (a malformed rule is named as such),
+      // then refused by Finish().
       {"--uid-map", true,
        [](ParseState& s, absl::string_view v) {
          auto map = ParseNamespaceIdMap(v);
@@ -320,14 +321,14 @@ const std::vector<OptionSpec>& Specs() {
        [](ParseState& s, absl::string_view v) {
          auto map = ParseTranslateIdMap(v);
          if (!map.ok()) return BadValue("--translate-uid", v, map.status().message());
-         s.refused.push_back("--translate-uid");
+         s.options().translate_uid.emplace_back(v);
          return absl::OkStatus();
        }},
       {"--translate-gid", true,
        [](ParseState& s, absl::string_view v) {
          auto map = ParseTranslateIdMap(v);
          if (!map.ok()) return BadValue("--translate-gid", v, map.status().message());
-         s.refused.push_back("--translate-gid");
+         s.options().translate_gid.emplace_back(v);
          return absl::OkStatus();
        }},
       Flag("--preserve-noatime", &Options::preserve_noatime),
@@ -534,6 +535,15 @@ absl::Status Finish(ParseState& state) {
     }
   }
 
+  for (const auto& [rules, option] : {std::pair(&o.translate_uid, "--translate-uid"),
+                                      std::pair(&o.translate_gid, "--translate-gid")}) {
+    // The broker's own table: rules it would refuse (overlapping ranges) are
+    // refused here, before any process starts.
+    if (absl::StatusOr<IdTranslation> table = IdTranslation::Parse(*rules); !table.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("'", option, "': ", table.status().message()));
+    }
+  }
+
   if (state.help) {
     state.command.action = Action::kHelp;
     return absl::OkStatus();
@@ -554,17 +564,10 @@ absl::Status Finish(ParseState& state) {
         "the guest's label; remove the option");
   }
   if (!state.refused.empty()) {
-    const std::string& option = state.refused.front();
-    if (option == "--uid-map" || option == "--gid-map") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "'", option,
-          "' is not supported: this virtiofsd does not create a user namespace itself; start "
-          "it inside one (podman unshare, lxc-usernsexec) and remove the option"));
-    }
     return absl::InvalidArgumentError(absl::StrCat(
-        "'", option,
-        "' is not supported: this virtiofsd cannot translate ids between guest and host, so "
-        "the rule (squash, forbid or map) would not be enforced; remove the option"));
+        "'", state.refused.front(),
+        "' is not supported: this virtiofsd does not create a user namespace itself; start "
+        "it inside one (podman unshare, lxc-usernsexec) and remove the option"));
   }
   if (o.shared_dir.empty()) {
     return absl::InvalidArgumentError("missing '--shared-dir' (or '-o source=DIR')");

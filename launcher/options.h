@@ -42,8 +42,9 @@ inline constexpr size_t kMaxTagBytes = 36;
 // Everything the command line says, after defaults, deprecated forms and implied
 // options (--posix-acl and --xattrmap imply --xattr) are applied. Options this
 // implementation cannot honour and that would narrow access or change ids
-// (--security-label, --uid-map, --gid-map, --translate-uid, --translate-gid) are
-// parsed, then refused with kInvalidArgument naming them.
+// (--security-label, --uid-map, --gid-map) are parsed, then refused with
+// kInvalidArgument naming them. --translate-uid/--translate-gid rules are checked
+// with the broker's own table (broker/id_translation.h) and passed on.
 struct Options {
   // Where the shared directory is and how QEMU reaches us. Exactly one of
   // socket_path and listen_fd is set after a successful parse for Action::kRun.
@@ -65,6 +66,9 @@ struct Options {
   bool xattr = false;
   bool posix_acl = false;
   std::optional<std::string> xattrmap;
+  // --translate-uid/--translate-gid rules, in command-line order.
+  std::vector<std::string> translate_uid;
+  std::vector<std::string> translate_gid;
   bool readonly = false;
   bool allow_mmap = false;
   bool no_readdirplus = false;

@@ -203,17 +203,13 @@ TEST(OptionsTest, OptionsNotHonouredSaySo) {
   }
 }
 
-// An option that narrows access (a forbid or squash rule) or changes ids must
-// never be accepted and ignored: each is refused, naming itself and why.
+// An option that would change ids or labels and is not implemented must never be
+// accepted and ignored: each is refused, naming itself and why.
 TEST(OptionsTest, OptionsThatWouldBeIgnoredAreRefused) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--uid-map=:0:1000:1:"}, "'--uid-map' is not supported"},
       {{"--uid-map", ":0:1000:1:", "--uid-map=:1:100000:65536:"}, "'--uid-map' is not supported"},
       {{"--gid-map=:0:1000:1:"}, "'--gid-map' is not supported"},
-      {{"--translate-uid=forbid-guest:0:1"}, "'--translate-uid' is not supported"},
-      {{"--translate-uid", "squash-guest:0:1001:4294967295"}, "'--translate-uid' is not supported"},
-      {{"--translate-gid=map:0:100:1"}, "'--translate-gid' is not supported"},
-      {{"--posix-acl", "--translate-gid=host:1001:1000:1"}, "'--translate-gid'"},
       {{"--security-label"}, "'--security-label' is not supported"},
       {{"-o", "security_label"}, "'--security-label' is not supported"},
   };
@@ -226,6 +222,30 @@ TEST(OptionsTest, OptionsThatWouldBeIgnoredAreRefused) {
   }
   // Turned off again by the legacy form, nothing is left to refuse.
   EXPECT_OK(ParseCommandLine(Line({"-o", "security_label,no_security_label"})));
+}
+
+// Id translation rules are kept in order, one per option, for the broker.
+TEST(OptionsTest, TranslateRulesArePassedOnInOrder) {
+  ASSERT_OK_AND_ASSIGN(
+      Command command,
+      ParseCommandLine(Line({"--translate-uid=squash-guest:0:1001:4294967295", "--translate-gid",
+                             "map:0:100:1", "--translate-uid=host:1001:0:1", "--posix-acl"})));
+  EXPECT_EQ(command.options.translate_uid,
+            (std::vector<std::string>{"squash-guest:0:1001:4294967295", "host:1001:0:1"}));
+  EXPECT_EQ(command.options.translate_gid, (std::vector<std::string>{"map:0:100:1"}));
+}
+
+// Overlapping rules of one direction are refused before any process starts, as
+// the broker (and the Rust virtiofsd) would refuse them.
+TEST(OptionsTest, OverlappingTranslateRulesAreRefused) {
+  absl::StatusOr<Command> command = ParseCommandLine(
+      Line({"--translate-uid=forbid-guest:0:1000", "--translate-uid=map:999:999:1"}));
+  EXPECT_THAT(command, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(std::string(command.status().message()), HasSubstr("'--translate-uid'"));
+  EXPECT_THAT(std::string(command.status().message()), HasSubstr("overlap an earlier rule"));
+  // The directions are independent; uids and gids too.
+  EXPECT_OK(ParseCommandLine(Line({"--translate-uid=squash-guest:0:5:10",
+                                   "--translate-uid=host:5:0:1", "--translate-gid=guest:0:5:10"})));
 }
 
 TEST(OptionsTest, HelpVersionAndCapabilitiesNeedNothingElse) {

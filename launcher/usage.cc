@@ -51,8 +51,10 @@ Options:
       --security-label              Refused: security labels are not supported
       --uid-map <:ns:host:count:>   Refused: start virtiofsd inside a user namespace instead
       --gid-map <:ns:host:count:>   Refused: start virtiofsd inside a user namespace instead
-      --translate-uid <TYPE:A:B:N>  Refused: uids cannot be translated
-      --translate-gid <TYPE:A:B:N>  Refused: gids cannot be translated
+      --translate-uid <RULE>        Translate uids between guest and host (repeatable):
+                                    guest:G:H:N, host:H:G:N, squash-guest:G:H:N,
+                                    squash-host:H:G:N, forbid-guest:G:N, map:G:H:N
+      --translate-gid <RULE>        Translate gids likewise (same rules)
       --preserve-noatime            Keep O_NOATIME from the guest instead of clearing it
       --migration-mode <MODE>       find-paths, file-handles [not honoured: no migration]
       --migration-on-error <WHAT>   abort, guest-error [not honoured]
