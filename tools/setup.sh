@@ -18,6 +18,8 @@ packages=(
   # Launcher tests: JSON parsing (header-only); tools/packaging's test compiles the
   # AppArmor profiles and the SELinux policy modules (refpolicy's devel Makefile).
   nlohmann-json3-dev apparmor checkpolicy semodule-utils selinux-policy-dev
+  # Packaging: tools/package-deb.sh (dpkg-shlibdeps), systemd-analyze for the unit.
+  dpkg-dev systemd
 )
 
 missing=()
