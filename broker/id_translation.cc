@@ -9,33 +9,13 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/id_range.h"
 #include "common/status.h"
 
 namespace virtiofsd {
 namespace {
-
-absl::StatusOr<uint32_t> ParseId(absl::string_view text, absl::string_view what) {
-  uint32_t value = 0;
-  // SimpleAtoi accepts a leading '+' and spaces; ids are plain decimal digits.
-  if (text.empty() || text.find_first_not_of("0123456789") != absl::string_view::npos ||
-      !absl::SimpleAtoi(text, &value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", text, "' is not a valid ", what, " (a number below 2^32)"));
-  }
-  return value;
-}
-
-// A range [base, base + count) must be non-empty and fit in 32 bits.
-absl::Status CheckRange(uint32_t base, uint32_t count, absl::string_view what) {
-  if (count == 0) return absl::InvalidArgumentError("count must be at least 1");
-  if (uint64_t{base} + count > (uint64_t{1} << 32)) {
-    return absl::InvalidArgumentError(absl::StrCat("the ", what, " range ends past 2^32"));
-  }
-  return absl::OkStatus();
-}
 
 // ACL entry tags (linux/posix_acl.h, not installed as a UAPI header).
 constexpr uint16_t kAclUser = 0x02;
@@ -85,14 +65,14 @@ absl::StatusOr<TranslateIdMap> ParseTranslateIdMap(absl::string_view text) {
   }
   TranslateIdMap map;
   map.type = *type;
-  VFSD_ASSIGN_OR_RETURN(map.source_base, ParseId(parts[1], "source id"));
+  VFSD_ASSIGN_OR_RETURN(map.source_base, ParseIdNumber(parts[1], "source id"));
   if (!forbid) {
-    VFSD_ASSIGN_OR_RETURN(map.target, ParseId(parts[2], "target id"));
+    VFSD_ASSIGN_OR_RETURN(map.target, ParseIdNumber(parts[2], "target id"));
   }
-  VFSD_ASSIGN_OR_RETURN(map.count, ParseId(parts.back(), "count"));
-  VFSD_RETURN_IF_ERROR(CheckRange(map.source_base, map.count, "source"));
+  VFSD_ASSIGN_OR_RETURN(map.count, ParseIdNumber(parts.back(), "count"));
+  VFSD_RETURN_IF_ERROR(CheckIdRange(map.source_base, map.count, "source"));
   const bool one_to_one = *type == Type::kGuest || *type == Type::kHost || *type == Type::kMap;
-  if (one_to_one) VFSD_RETURN_IF_ERROR(CheckRange(map.target, map.count, "target"));
+  if (one_to_one) VFSD_RETURN_IF_ERROR(CheckIdRange(map.target, map.count, "target"));
   return map;
 }
 
@@ -119,9 +99,9 @@ absl::StatusOr<IdTranslation> IdTranslation::Create(const std::vector<TranslateI
     const uint64_t source_end = uint64_t{rule.source_base} + rule.count;
     const uint64_t target_end = uint64_t{rule.target} + rule.count;
     // The parser refuses these; rules built by hand are checked the same way.
-    VFSD_RETURN_IF_ERROR(CheckRange(rule.source_base, rule.count, "source"));
+    VFSD_RETURN_IF_ERROR(CheckIdRange(rule.source_base, rule.count, "source"));
     if (rule.type == Type::kGuest || rule.type == Type::kHost || rule.type == Type::kMap) {
-      VFSD_RETURN_IF_ERROR(CheckRange(rule.target, rule.count, "target"));
+      VFSD_RETURN_IF_ERROR(CheckIdRange(rule.target, rule.count, "target"));
     }
     absl::Status added;
     switch (rule.type) {
