@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/harness.h"
 #include "tests/e2e/manifest.h"
 
 namespace virtiofsd::e2e {
@@ -49,17 +50,6 @@ struct Daemon {
 // Test names show the daemon's name, not its bytes.
 void PrintTo(const Daemon& daemon, std::ostream* os) { *os << daemon.name; }
 
-std::string Env(const char* name, const std::string& fallback) {
-  const char* value = getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-std::string Runfile(const std::string& path) {
-  return Env("TEST_SRCDIR", ".") + "/" + Env("TEST_WORKSPACE", "virtiofsd") + "/" + path;
-}
-
-bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
-
 std::vector<Daemon> DaemonsUnderTest() {
   // QEMU's C daemon always: if it is missing, its tests fail (tools/setup.sh installs it).
   std::vector<Daemon> daemons = {
@@ -72,19 +62,6 @@ std::vector<Daemon> DaemonsUnderTest() {
         {"Ours", ours + " --socket-path={socket} --shared-dir={dir} --cache=auto --xattr"});
   }
   return daemons;
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 // One guest run per daemon, shared by that daemon's tests.

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/harness.h"
 
 namespace virtiofsd::e2e {
 namespace {
@@ -47,72 +48,28 @@ const std::map<std::string, std::string> kQemuDifferences = {
 // Cases where ours differs from a local filesystem on purpose, and why.
 const std::map<std::string, std::string> kOurDifferences = {};
 
-std::string Env(const char* name, const std::string& fallback) {
-  const char* value = getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-std::string Runfile(const std::string& path) {
-  return Env("TEST_SRCDIR", ".") + "/" + Env("TEST_WORKSPACE", "virtiofsd") + "/" + path;
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs `command` with sh; its stdout, and its exit status in `status`.
-std::string Run(const std::string& command, int& status) {
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    status = -1;
-    return output;
-  }
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  const int raw = pclose(pipe);
-  status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return output;
-}
-
 // A fresh directory holding the helper, where permissions.sh runs.
 std::string MakeWorkDir(const std::string& name) {
   const std::string dir = Env("TEST_TMPDIR", "/tmp") + "/" + name;
   mkdir(dir.c_str(), 0755);
   chmod(dir.c_str(), 0755);
   int status;
-  Run(absl::StrCat("cp ", ShellQuote(Runfile("tests/e2e/perm_helper")), " ",
-                   ShellQuote(dir + "/perm_helper"), " && chmod 0755 ",
-                   ShellQuote(dir + "/perm_helper")),
-      status);
+  RunShell(absl::StrCat("cp ", ShellQuote(Runfile("tests/e2e/perm_helper")), " ",
+                        ShellQuote(dir + "/perm_helper"), " && chmod 0755 ",
+                        ShellQuote(dir + "/perm_helper")),
+           status);
   EXPECT_EQ(status, 0) << "cannot copy the helper into " << dir;
   return dir;
-}
-
-// CASE lines of a permissions.sh run, by case name; "DONE" maps to "" when it ended.
-std::map<std::string, std::string> ParseCases(const std::string& output) {
-  std::map<std::string, std::string> cases;
-  for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    line = absl::StripTrailingAsciiWhitespace(line);
-    if (line == "DONE") cases["DONE"] = "";
-    if (!absl::ConsumePrefix(&line, "CASE ")) continue;
-    const size_t space = line.find(' ');
-    if (space == absl::string_view::npos) continue;
-    cases[std::string(line.substr(0, space))] = std::string(line.substr(space + 1));
-  }
-  return cases;
 }
 
 const std::map<std::string, std::string>& HostCases() {
   static const auto* cases = [] {
     const std::string dir = MakeWorkDir("host");
     int status;
-    const std::string output = Run(absl::StrCat("cd ", ShellQuote(dir), " && sh ",
-                                                ShellQuote(Runfile("tests/e2e/permissions.sh"))),
-                                   status);
+    const std::string output =
+        RunShell(absl::StrCat("cd ", ShellQuote(dir), " && sh ",
+                              ShellQuote(Runfile("tests/e2e/permissions.sh"))),
+                 status);
     EXPECT_EQ(status, 0) << output;
     return new std::map<std::string, std::string>(ParseCases(output));
   }();
@@ -144,7 +101,7 @@ std::map<std::string, std::string> GuestCases(const Daemon& daemon, std::string&
                            "/permissions-" + daemon.name;
   mkdir(logs.c_str(), 0755);
   int status;
-  const std::string output = Run(
+  const std::string output = RunShell(
       absl::StrCat(ShellQuote(Runfile("tools/guest/run_guest.sh")), " --daemon ",
                    ShellQuote(daemon.command), " --shared-dir ", ShellQuote(share), " --script ",
                    ShellQuote(Runfile("tests/e2e/permissions.sh")), " --guest-dir ",

@@ -17,54 +17,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/harness.h"
 
 namespace virtiofsd::e2e {
 namespace {
-
-std::string Env(const char* name, const std::string& fallback) {
-  const char* value = getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-std::string Runfile(const std::string& path) {
-  return Env("TEST_SRCDIR", ".") + "/" + Env("TEST_WORKSPACE", "virtiofsd") + "/" + path;
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs `command` with sh; its stdout, and its exit status in `status`.
-std::string RunShell(const std::string& command, int& status) {
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    status = -1;
-    return output;
-  }
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  const int raw = pclose(pipe);
-  status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return output;
-}
-
-// CASE lines of a translate.sh run, by case name; "DONE" maps to "" when it ended.
-std::map<std::string, std::string> ParseCases(const std::string& output) {
-  std::map<std::string, std::string> cases;
-  for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    line = absl::StripTrailingAsciiWhitespace(line);
-    if (line == "DONE") cases["DONE"] = "";
-    if (!absl::ConsumePrefix(&line, "CASE ")) continue;
-    const size_t space = line.find(' ');
-    if (space == absl::string_view::npos) continue;
-    cases[std::string(line.substr(0, space))] = std::string(line.substr(space + 1));
-  }
-  return cases;
-}
 
 TEST(TranslateTest, SquashedUsersOwnTheMappedHostIdsAndForbiddenOnesAreRefused) {
   const std::string share = Env("TEST_TMPDIR", "/tmp") + "/share";
