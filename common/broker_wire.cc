@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/operations.h"
 #include "common/status.h"
 
 namespace virtiofsd {
@@ -22,66 +23,14 @@ absl::Status SendMessage(FrameSocket& socket, const google::protobuf::MessageLit
 
 }  // namespace
 
-bool IsOneWay(Op op) { return op == Op::kForget || op == Op::kBatchForget || op == Op::kInterrupt; }
+bool IsOneWay(Op op) {
+  const std::optional<OperationRule> rule = FindOperation(op);
+  return rule.has_value() && rule->effect == OpEffect::kOneWay;
+}
 
 Result ExpectedResult(Op op) {
-  switch (op) {
-    case Op::kHandshake:
-      return Result::kHandshake;
-    case Op::kLookup:
-    case Op::kSymlink:
-    case Op::kMknod:
-    case Op::kMkdir:
-    case Op::kLink:
-      return Result::kEntry;
-    case Op::kGetattr:
-    case Op::kSetattr:
-      return Result::kAttr;
-    case Op::kReadlink:
-      return Result::kReadlink;
-    case Op::kOpen:
-      return Result::kOpen;
-    case Op::kCreate:
-    case Op::kTmpfile:
-      return Result::kCreate;
-    case Op::kOpendir:
-      return Result::kOpendir;
-    case Op::kReaddir:
-      return Result::kReaddir;
-    case Op::kStatfs:
-      return Result::kStatfs;
-    case Op::kGetxattr:
-    case Op::kListxattr:
-      return Result::kXattr;
-    case Op::kLseek:
-      return Result::kLseek;
-    case Op::kCopyFileRange:
-      return Result::kCopyFileRange;
-    case Op::kGetlk:
-      return Result::kGetlk;
-    case Op::kUnlink:
-    case Op::kRmdir:
-    case Op::kRename:
-    case Op::kRelease:
-    case Op::kFlush:
-    case Op::kFsync:
-    case Op::kReleasedir:
-    case Op::kFsyncdir:
-    case Op::kAccess:
-    case Op::kSetxattr:
-    case Op::kRemovexattr:
-    case Op::kFallocate:
-    case Op::kSyncfs:
-    case Op::kSetlk:
-    case Op::kDestroy:
-      return Result::kEmpty;
-    case Op::kForget:
-    case Op::kBatchForget:
-    case Op::kInterrupt:
-    case Op::OP_NOT_SET:
-      break;
-  }
-  return Result::RESULT_NOT_SET;
+  const std::optional<OperationRule> rule = FindOperation(op);
+  return rule.has_value() ? rule->result : Result::RESULT_NOT_SET;
 }
 
 int ReplyFdCount(const proto::Reply& reply) {
