@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/broker_wire.h"
 #include "common/logging.h"
+#include "common/operations.h"
 
 namespace virtiofsd {
 namespace {
@@ -60,32 +61,56 @@ void Server::Serve() {
   }
 }
 
-bool Server::Dispatch(proto::Request& request, ThreadCredentials& credentials) {
-  Response response;
-  const Op op = request.op_case();
-  if (op == Op::kHandshake) {
-    if (handshake_done_.exchange(true)) {
-      Fail(absl::InvalidArgumentError("second handshake"));
-      return false;
-    }
-    if (request.handshake().version() != proto::PROTOCOL_VERSION_CURRENT) {
-      SendAnswer(request.id(), EPROTO, response);
-      Fail(absl::InvalidArgumentError(
-          absl::StrCat("frontend speaks protocol version ", request.handshake().version())));
-      return false;
-    }
-    response.reply.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
-    SendAnswer(request.id(), 0, response);
-    return true;
+Server::OwnHandler Server::OwnHandlerOf(Op op) {
+  switch (op) {
+    // `&S::name` depends on S, so it is looked up only for the rows the server
+    // answers: such a row without its method is a compile error here.
+#define VIRTIOFSD_SERVER_ROW(name, result, effect) \
+  case Op::k##name:                                \
+    return []<typename S = Server>()->OwnHandler { \
+      if constexpr (ServedByServer(Op::k##name))   \
+        return &S::name;                           \
+      else                                         \
+        return nullptr;                            \
+    }                                              \
+    ();
+    VIRTIOFSD_BROKER_OPERATIONS(VIRTIOFSD_SERVER_ROW)
+#undef VIRTIOFSD_SERVER_ROW
+    default:
+      return nullptr;
   }
-  if (!handshake_done_.load()) {
+}
+
+bool Server::Handshake(const proto::Request& request) {
+  if (handshake_done_.exchange(true)) {
+    Fail(absl::InvalidArgumentError("second handshake"));
+    return false;
+  }
+  Response response;
+  if (request.handshake().version() != proto::PROTOCOL_VERSION_CURRENT) {
+    SendAnswer(request.id(), EPROTO, response);
+    Fail(absl::InvalidArgumentError(
+        absl::StrCat("frontend speaks protocol version ", request.handshake().version())));
+    return false;
+  }
+  response.reply.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
+  SendAnswer(request.id(), 0, response);
+  return true;
+}
+
+bool Server::Interrupt(const proto::Request& request) {
+  waiters_.Interrupt(request.interrupt().target_id());
+  return true;
+}
+
+bool Server::Dispatch(proto::Request& request, ThreadCredentials& credentials) {
+  const Op op = request.op_case();
+  if (op != Op::kHandshake && !handshake_done_.load()) {
     Fail(absl::InvalidArgumentError("request before the handshake"));
     return false;
   }
-  if (op == Op::kInterrupt) {
-    waiters_.Interrupt(request.interrupt().target_id());
-    return true;
-  }
+  if (const OwnHandler own = OwnHandlerOf(op)) return (this->*own)(request);
+  Response response;
   if (IsOneWay(op)) {  // Forget, BatchForget: no credentials needed, no answer.
     fs_.Handle(request, response);
     return true;
@@ -95,7 +120,7 @@ bool Server::Dispatch(proto::Request& request, ThreadCredentials& credentials) {
   int err = fs_.CallerToHost(caller);
   if (err == 0) err = credentials.SwitchTo(caller.uid(), caller.gid(), caller.umask());
   if (err == 0) err = fs_.Handle(request, response);
-  if (err == FileSystem::kWaitLater) {
+  if (err == kWaitLater) {
     const uint64_t id = request.id();
     err = waiters_.Start(id, std::move(response.wait), [this, id](int wait_err) {
       Response answer;

@@ -36,6 +36,13 @@ class Server {
   void Serve();
   // Handles one decoded request; false when the frontend broke the protocol.
   bool Dispatch(proto::Request& request, ThreadCredentials& credentials);
+  // The rows of common/operations.h that ServedByServer() names, one method
+  // each, named like the row; false when the frontend broke the protocol.
+  bool Handshake(const proto::Request& request);
+  bool Interrupt(const proto::Request& request);
+  using OwnHandler = bool (Server::*)(const proto::Request&);
+  // The method above for `op`, or nullptr for the rows FileSystem serves.
+  static OwnHandler OwnHandlerOf(proto::Request::OpCase op);
   void SendAnswer(uint64_t id, int err, Response& response);
   void Fail(absl::Status status);
 
