@@ -51,8 +51,7 @@ int DirOps::Readdir(const proto::Request& request, Response& response) {
   if (int err = store_.GetDirHandle(r.handle(), handle)) return err;
   if (r.offset() > INT64_MAX) return EINVAL;
   // The FUSE layout: fuse_dirent (24 bytes) or fuse_direntplus (152), names padded to 8.
-  std::optional<DirentBudget> budget =
-      DirentBudget::Create(r.max_bytes(), r.plus() ? 152 : 24, 8);
+  std::optional<DirentBudget> budget = DirentBudget::Create(r.max_bytes(), r.plus() ? 152 : 24, 8);
   if (!budget) return EINVAL;
   proto::ReaddirReply* reply = response.reply.mutable_readdir();
   const bool is_root = handle->inode == store_.root();
@@ -103,7 +102,7 @@ int DirOps::Fsyncdir(const proto::Request& request, Response& response) {
   const proto::FsyncdirRequest& r = request.fsyncdir();
   std::shared_ptr<OpenHandle> handle;
   if (int err = store_.GetDirHandle(r.handle(), handle)) return err;
-  if ((r.datasync() ? fdatasync(handle->fd.get()) : fsync(handle->fd.get())) < 0) return errno;
+  if (int err = SyncFd(handle->fd.get(), r.datasync())) return err;
   response.reply.mutable_empty();
   return 0;
 }

@@ -62,12 +62,9 @@ int EntryOps::Getattr(const proto::Request& request, Response& response) {
     if (int err = store_.GetFile(r.handle(), handle)) return err;
     if (int err = StatFd(handle->fd.get(), st)) return err;
   } else {
-    std::shared_ptr<Inode> inode;
-    if (int err = store_.GetNode(r.node(), inode)) return err;
-    UniqueFd inode_temp;
-    const int inode_fd = store_.NodeFd(*inode, inode_temp);
-    if (inode_fd < 0) return -inode_fd;
-    if (int err = StatFd(inode_fd, st)) return err;
+    HeldNode node;
+    if (int err = store_.GetHeldNode(r.node(), node)) return err;
+    if (int err = StatFd(node.fd, st)) return err;
   }
   store_.FillAttr(st, st.stx_mnt_id, response.reply.mutable_attr()->mutable_attr());
   return 0;
@@ -75,29 +72,26 @@ int EntryOps::Getattr(const proto::Request& request, Response& response) {
 
 int EntryOps::Setattr(const proto::Request& request, Response& response) {
   const proto::SetattrRequest& r = request.setattr();
-  std::shared_ptr<Inode> inode;
-  if (int err = store_.GetNode(r.node(), inode)) return err;
-  UniqueFd inode_temp;
-  const int inode_fd = store_.NodeFd(*inode, inode_temp);
-  if (inode_fd < 0) return -inode_fd;
+  HeldNode node;
+  if (int err = store_.GetHeldNode(r.node(), node)) return err;
   std::shared_ptr<OpenHandle> handle;
   if (r.valid() & proto::SETATTR_FH) {
     if (int err = store_.GetFile(r.handle(), handle)) return err;
   }
   const int fd = handle ? handle->fd.get() : -1;
-  const std::string proc_name = FdName(inode_fd);
+  const std::string proc_name = FdName(node.fd);
   std::optional<ScopedCapability> kill_suidgid;
   if (store_.config().killpriv_v2 && (r.valid() & proto::SETATTR_KILL_SUIDGID)) {
     kill_suidgid.emplace(CAP_FSETID, false);
   }
   const uid_t caller = request.caller().uid();
   struct statx before;
-  if (int err = StatFd(inode_fd, before)) return err;
+  if (int err = StatFd(node.fd, before)) return err;
 
   if (r.kill_priv()) {
     // Before a write through `handle` (see OpenReply.kill_priv_on_write).
     if (!handle || (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) return EBADF;
-    if (int err = store_.ClearMappedCapability(*inode)) return err;
+    if (int err = store_.ClearMappedCapability(*node.inode)) return err;
   }
   if (r.valid() & proto::SETATTR_MODE) {
     const mode_t mode = r.mode() & 07777;
@@ -114,7 +108,7 @@ int EntryOps::Setattr(const proto::Request& request, Response& response) {
     if (caller != 0 && before.stx_uid == caller) fsetid.emplace(CAP_FSETID, true);
     if (fd >= 0) {
       if (fchmod(fd, mode) < 0) return errno;
-    } else if (inode->type == S_IFLNK) {
+    } else if (node.inode->type == S_IFLNK) {
       return EOPNOTSUPP;  // Linux has no mode on symlinks (fchmodat2 says so too).
     } else if (fchmodat(store_.proc_self_fd(), proc_name.c_str(), mode, 0) < 0) {
       return errno;
@@ -140,21 +134,21 @@ int EntryOps::Setattr(const proto::Request& request, Response& response) {
         (uid == static_cast<uid_t>(-1) || uid == caller)) {
       chown_cap.emplace(CAP_CHOWN, true);
     }
-    if (fchownat(inode_fd, "", uid, gid, kAtEmptyNoFollow) < 0) return errno;
-    store_.ClearMappedCapability(*inode);
+    if (fchownat(node.fd, "", uid, gid, kAtEmptyNoFollow) < 0) return errno;
+    store_.ClearMappedCapability(*node.inode);
   }
   if (r.valid() & proto::SETATTR_SIZE) {
     if (r.size() > INT64_MAX) return EINVAL;
     if (fd >= 0) {
       if (ftruncate(fd, static_cast<off_t>(r.size())) < 0) return errno;
     } else {
-      if (inode->type == S_IFDIR) return EISDIR;
-      if (inode->type != S_IFREG) return EINVAL;
+      if (node.inode->type == S_IFDIR) return EISDIR;
+      if (node.inode->type != S_IFREG) return EINVAL;
       UniqueFd file;
-      if (int err = store_.Reopen(*inode, O_WRONLY | O_NONBLOCK, file)) return err;
+      if (int err = store_.Reopen(*node.inode, O_WRONLY | O_NONBLOCK, file)) return err;
       if (ftruncate(file.get(), static_cast<off_t>(r.size())) < 0) return errno;
     }
-    store_.ClearMappedCapability(*inode);
+    store_.ClearMappedCapability(*node.inode);
   }
   if (r.valid() & (proto::SETATTR_ATIME | proto::SETATTR_MTIME)) {
     struct timespec times[2];
@@ -165,24 +159,21 @@ int EntryOps::Setattr(const proto::Request& request, Response& response) {
     times[1].tv_nsec = (r.valid() & proto::SETATTR_MTIME_NOW) ? UTIME_NOW : r.mtime_nsec();
     if (!(r.valid() & proto::SETATTR_MTIME)) times[1].tv_nsec = UTIME_OMIT;
     const int result =
-        fd >= 0 ? futimens(fd, times) : utimensat(inode_fd, "", times, kAtEmptyNoFollow);
+        fd >= 0 ? futimens(fd, times) : utimensat(node.fd, "", times, kAtEmptyNoFollow);
     if (result < 0) return errno;
   }
   struct statx st;
-  if (int err = StatFd(inode_fd, st)) return err;
+  if (int err = StatFd(node.fd, st)) return err;
   store_.FillAttr(st, st.stx_mnt_id, response.reply.mutable_attr()->mutable_attr());
   return 0;
 }
 
 int EntryOps::Readlink(const proto::Request& request, Response& response) {
-  std::shared_ptr<Inode> inode;
-  if (int err = store_.GetNode(request.readlink().node(), inode)) return err;
-  UniqueFd inode_temp;
-  const int inode_fd = store_.NodeFd(*inode, inode_temp);
-  if (inode_fd < 0) return -inode_fd;
-  if (inode->type != S_IFLNK) return EINVAL;
+  HeldNode node;
+  if (int err = store_.GetHeldNode(request.readlink().node(), node)) return err;
+  if (node.inode->type != S_IFLNK) return EINVAL;
   std::string target(PATH_MAX, '\0');
-  const ssize_t n = readlinkat(inode_fd, "", target.data(), target.size());
+  const ssize_t n = readlinkat(node.fd, "", target.data(), target.size());
   if (n < 0) return errno;
   target.resize(n);
   response.reply.mutable_readlink()->set_target(std::move(target));
@@ -259,29 +250,24 @@ int EntryOps::Rename(const proto::Request& request, Response& response) {
 int EntryOps::Link(const proto::Request& request, Response& response) {
   const proto::LinkRequest& r = request.link();
   if (int err = CheckEntryName(r.new_name())) return err;
-  std::shared_ptr<Inode> inode, parent;
-  if (int err = store_.GetNode(r.node(), inode)) return err;
-  UniqueFd inode_temp;
-  const int inode_fd = store_.NodeFd(*inode, inode_temp);
-  if (inode_fd < 0) return -inode_fd;
+  HeldNode node;
+  if (int err = store_.GetHeldNode(r.node(), node)) return err;
+  std::shared_ptr<Inode> parent;
   if (int err = store_.GetDir(r.new_parent(), parent)) return err;
-  if (inode->type == S_IFDIR) return EPERM;  // As link(2) says for directories.
+  if (node.inode->type == S_IFDIR) return EPERM;  // As link(2) says for directories.
   // linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link does not.
-  if (linkat(store_.proc_self_fd(), FdName(inode_fd).c_str(), parent->fd.get(),
-             r.new_name().c_str(), AT_SYMLINK_FOLLOW) < 0) {
+  if (linkat(store_.proc_self_fd(), FdName(node.fd).c_str(), parent->fd.get(), r.new_name().c_str(),
+             AT_SYMLINK_FOLLOW) < 0) {
     return errno;
   }
   return store_.MakeEntry(*parent, r.new_name().c_str(), response.reply.mutable_entry());
 }
 
 int EntryOps::Statfs(const proto::Request& request, Response& response) {
-  std::shared_ptr<Inode> inode;
-  if (int err = store_.GetNode(request.statfs().node(), inode)) return err;
-  UniqueFd inode_temp;
-  const int inode_fd = store_.NodeFd(*inode, inode_temp);
-  if (inode_fd < 0) return -inode_fd;
+  HeldNode node;
+  if (int err = store_.GetHeldNode(request.statfs().node(), node)) return err;
   struct statfs st;
-  if (fstatfs(inode_fd, &st) < 0) return errno;
+  if (fstatfs(node.fd, &st) < 0) return errno;
   proto::StatfsReply* reply = response.reply.mutable_statfs();
   reply->set_blocks(st.f_blocks);
   reply->set_bfree(st.f_bfree);
@@ -296,17 +282,14 @@ int EntryOps::Statfs(const proto::Request& request, Response& response) {
 
 int EntryOps::Access(const proto::Request& request, Response& response) {
   const proto::AccessRequest& r = request.access();
-  std::shared_ptr<Inode> inode;
-  if (int err = store_.GetNode(r.node(), inode)) return err;
-  UniqueFd inode_temp;
-  const int inode_fd = store_.NodeFd(*inode, inode_temp);
-  if (inode_fd < 0) return -inode_fd;
+  HeldNode node;
+  if (int err = store_.GetHeldNode(r.node(), node)) return err;
   if (r.mask() & ~static_cast<uint32_t>(R_OK | W_OK | X_OK)) return EINVAL;
   // Guests that check permissions themselves never ask; those that ask get the
   // host's answer for the caller's uid/gid (no supplementary groups).
   ScopedCapability no_override(CAP_DAC_OVERRIDE, false);
   // AT_EACCESS: check as the fsuid/fsgid this thread acts with.
-  if (syscall(SYS_faccessat2, inode_fd, "", r.mask(), AT_EMPTY_PATH | AT_EACCESS) < 0) {
+  if (syscall(SYS_faccessat2, node.fd, "", r.mask(), AT_EMPTY_PATH | AT_EACCESS) < 0) {
     return errno;
   }
   response.reply.mutable_empty();

@@ -156,7 +156,7 @@ int FileOps::Fsync(const proto::Request& request, Response& response) {
   const proto::FsyncRequest& r = request.fsync();
   std::shared_ptr<OpenHandle> handle;
   if (int err = store_.GetFile(r.handle(), handle)) return err;
-  if ((r.datasync() ? fdatasync(handle->fd.get()) : fsync(handle->fd.get())) < 0) return errno;
+  if (int err = SyncFd(handle->fd.get(), r.datasync())) return err;
   response.reply.mutable_empty();
   return 0;
 }

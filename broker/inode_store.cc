@@ -35,6 +35,8 @@ int StatFd(int fd, struct statx& st) {
 
 std::string FdName(int fd) { return std::to_string(fd); }
 
+int SyncFd(int fd, bool datasync) { return (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno : 0; }
+
 absl::StatusOr<std::unique_ptr<InodeStore>> InodeStore::Create(UniqueFd shared_dir,
                                                                UniqueFd proc_self_fd,
                                                                FsConfig config) {
@@ -96,6 +98,12 @@ int InodeStore::GetFile(uint64_t id, std::shared_ptr<OpenHandle>& out) const {
 int InodeStore::GetDirHandle(uint64_t id, std::shared_ptr<OpenHandle>& out) const {
   out = handles_.Get(id);
   return out == nullptr || !out->is_dir ? EBADF : 0;
+}
+
+int InodeStore::GetHeldNode(uint64_t id, HeldNode& out) const {
+  if (int err = GetNode(id, out.inode)) return err;
+  out.fd = NodeFd(*out.inode, out.temp);
+  return out.fd < 0 ? -out.fd : 0;
 }
 
 void InodeStore::FillAttr(const struct statx& st, uint64_t parent_mnt_id, proto::Attr* attr) const {

@@ -39,6 +39,16 @@ int StatFd(int fd, struct statx& st);
 // The name of `fd` beneath /proc/self/fd.
 std::string FdName(int fd);
 
+// A node the frontend named and an O_PATH fd of it, valid while this lives.
+struct HeldNode {
+  std::shared_ptr<Inode> inode;
+  int fd = -1;    // inode->fd, or `temp`.
+  UniqueFd temp;  // Opened from the inode's file handle, if it has one.
+};
+
+// fsync() or, with `datasync`, fdatasync() of `fd`. Returns 0 or the errno.
+int SyncFd(int fd, bool datasync);
+
 class InodeStore {
  public:
   // Takes a directory fd of the shared directory (any open mode) and a directory
@@ -62,6 +72,8 @@ class InodeStore {
   int GetDir(uint64_t id, std::shared_ptr<Inode>& out) const;             // ESTALE, ENOTDIR
   int GetFile(uint64_t id, std::shared_ptr<OpenHandle>& out) const;       // EBADF
   int GetDirHandle(uint64_t id, std::shared_ptr<OpenHandle>& out) const;  // EBADF
+  // GetNode(), then NodeFd() into `out`: ESTALE also once the file is gone.
+  int GetHeldNode(uint64_t id, HeldNode& out) const;
 
   // Looks `name` up in `parent` (one checked component), takes a lookup
   // reference and fills `entry`. Returns 0 or the errno.

@@ -61,11 +61,8 @@ int XattrOps::Setxattr(const proto::Request& request, Response& response) {
   if (int err = CheckCapabilityXattr(request, name)) return err;
   if (r.flags() & ~static_cast<uint32_t>(XATTR_CREATE | XATTR_REPLACE)) return EINVAL;
   if (r.value().size() > kXattrSizeMax) return E2BIG;
-  std::shared_ptr<Inode> inode;
-  if (int err = store_.GetNode(r.node(), inode)) return err;
-  UniqueFd inode_temp;
-  const int inode_fd = store_.NodeFd(*inode, inode_temp);
-  if (inode_fd < 0) return -inode_fd;
+  HeldNode node;
+  if (int err = store_.GetHeldNode(r.node(), node)) return err;
   std::optional<ScopedCapability> kill_sgid;
   if (r.setxattr_flags() & proto::SETXATTR_ACL_KILL_SGID) kill_sgid.emplace(CAP_FSETID, false);
   if (int err = store_.EnterProcSelfFd()) return err;
@@ -77,7 +74,7 @@ int XattrOps::Setxattr(const proto::Request& request, Response& response) {
       return err;
     value = &host_acl;
   }
-  if (setxattr(FdName(inode_fd).c_str(), name.c_str(), value->data(), value->size(),
+  if (setxattr(FdName(node.fd).c_str(), name.c_str(), value->data(), value->size(),
                static_cast<int>(r.flags())) < 0) {
     return errno;
   }
@@ -89,14 +86,11 @@ int XattrOps::Getxattr(const proto::Request& request, Response& response) {
   const proto::GetxattrRequest& r = request.getxattr();
   std::string name;
   if (int err = HostXattrName(r.name(), name)) return err;
-  std::shared_ptr<Inode> inode;
-  if (int err = store_.GetNode(r.node(), inode)) return err;
-  UniqueFd inode_temp;
-  const int inode_fd = store_.NodeFd(*inode, inode_temp);
-  if (inode_fd < 0) return -inode_fd;
+  HeldNode node;
+  if (int err = store_.GetHeldNode(r.node(), node)) return err;
   std::string value(std::min(r.size(), kXattrSizeMax), '\0');
   if (int err = store_.EnterProcSelfFd()) return err;
-  const ssize_t n = getxattr(FdName(inode_fd).c_str(), name.c_str(), value.data(), value.size());
+  const ssize_t n = getxattr(FdName(node.fd).c_str(), name.c_str(), value.data(), value.size());
   if (n < 0) return errno;
   proto::XattrReply* reply = response.reply.mutable_xattr();
   reply->set_size(static_cast<uint32_t>(n));
@@ -115,15 +109,12 @@ int XattrOps::Getxattr(const proto::Request& request, Response& response) {
 int XattrOps::Listxattr(const proto::Request& request, Response& response) {
   const proto::ListxattrRequest& r = request.listxattr();
   if (!store_.config().xattr) return ENOSYS;
-  std::shared_ptr<Inode> inode;
-  if (int err = store_.GetNode(r.node(), inode)) return err;
-  UniqueFd inode_temp;
-  const int inode_fd = store_.NodeFd(*inode, inode_temp);
-  if (inode_fd < 0) return -inode_fd;
+  HeldNode node;
+  if (int err = store_.GetHeldNode(r.node(), node)) return err;
   if (int err = store_.EnterProcSelfFd()) return err;
   // The whole host list: mapping changes names and sizes.
   std::string list(kXattrSizeMax, '\0');
-  const ssize_t n = listxattr(FdName(inode_fd).c_str(), list.data(), list.size());
+  const ssize_t n = listxattr(FdName(node.fd).c_str(), list.data(), list.size());
   if (n < 0) return errno;
   list.resize(n);
   std::string guest_list;
@@ -151,13 +142,10 @@ int XattrOps::Removexattr(const proto::Request& request, Response& response) {
   std::string name;
   if (int err = HostXattrName(r.name(), name)) return err;
   if (int err = CheckCapabilityXattr(request, name)) return err;
-  std::shared_ptr<Inode> inode;
-  if (int err = store_.GetNode(r.node(), inode)) return err;
-  UniqueFd inode_temp;
-  const int inode_fd = store_.NodeFd(*inode, inode_temp);
-  if (inode_fd < 0) return -inode_fd;
+  HeldNode node;
+  if (int err = store_.GetHeldNode(r.node(), node)) return err;
   if (int err = store_.EnterProcSelfFd()) return err;
-  if (removexattr(FdName(inode_fd).c_str(), name.c_str()) < 0) return errno;
+  if (removexattr(FdName(node.fd).c_str(), name.c_str()) < 0) return errno;
   response.reply.mutable_empty();
   return 0;
 }
