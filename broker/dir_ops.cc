@@ -50,8 +50,8 @@ int DirOps::Readdir(const proto::Request& request, Response& response) {
   std::shared_ptr<OpenHandle> handle;
   if (int err = store_.GetDirHandle(r.handle(), handle)) return err;
   if (r.offset() > INT64_MAX) return EINVAL;
-  // The FUSE layout: fuse_dirent (24 bytes) or fuse_direntplus (152), names padded to 8.
-  std::optional<DirentBudget> budget = DirentBudget::Create(r.max_bytes(), r.plus() ? 152 : 24, 8);
+  std::optional<DirentBudget> budget =
+      DirentBudget::Create(r.max_bytes(), r.entry_bytes(), r.name_alignment());
   if (!budget) return EINVAL;
   proto::ReaddirReply* reply = response.reply.mutable_readdir();
   const bool is_root = handle->inode == store_.root();

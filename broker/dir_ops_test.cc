@@ -3,6 +3,8 @@
 // lookup per entry returned), releasedir and fsyncdir, through the real channel
 // (testing/conformance.h).
 
+#include "broker/dir_ops.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
@@ -16,8 +18,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "broker/testing/conformance.h"
 #include "broker/testing/test_broker.h"
@@ -154,6 +159,116 @@ TEST_P(DirOpsTest, FsyncdirStatfsAccessSyncfs) {
             }));
   EXPECT_EQ(access_req(R_OK), EACCES);
   EXPECT_EQ(access_req(F_OK), 0);
+}
+
+// --- Packing: the frontend's layout, its budget, and the lookups it costs ------------
+
+proto::Request ReaddirReq(uint64_t handle, uint64_t offset, uint32_t max_bytes, bool plus,
+                          uint32_t entry_bytes, uint32_t name_alignment) {
+  proto::Request req;
+  proto::ReaddirRequest* r = req.mutable_readdir();
+  r->set_handle(handle);
+  r->set_offset(offset);
+  r->set_max_bytes(max_bytes);
+  r->set_plus(plus);
+  r->set_entry_bytes(entry_bytes);
+  r->set_name_alignment(name_alignment);
+  return req;
+}
+
+// A layout unlike FUSE's, so a broker that sized entries its own way would show.
+constexpr uint32_t kEntryBytes = 200;
+constexpr uint32_t kNameAlignment = 32;
+
+size_t Cost(const std::string& name) {
+  return kEntryBytes + (name.size() + kNameAlignment - 1) / kNameAlignment * kNameAlignment;
+}
+
+TEST_P(DirOpsTest, ReaddirplusReturnsWhatFitsAndTakesOneLookupPerEntryReturned) {
+  SetUpBoth([](const std::string& r) {
+    for (int i = 0; i < 40; ++i) {
+      WriteFile(r + "/" + std::string(1 + i * 7 % 60, 'a' + i % 26) + std::to_string(i), "x");
+    }
+  });
+  const uint64_t h = b().Opendir(kRoot).reply.opendir().handle();
+  constexpr uint32_t kMax = 1500;
+  // No lookup is held for `name` but the one this takes: one FORGET ends the node.
+  auto only_our_lookup = [&](const std::string& name) {
+    const uint64_t node = NodeOf(name);
+    b().Forget(node, 1);
+    return Eventually([&] { return b().Getattr(node).error == ESTALE; });
+  };
+  uint64_t offset = 0;
+  size_t returned = 0;
+  while (true) {
+    Result page = b().Call(ReaddirReq(h, offset, kMax, true, kEntryBytes, kNameAlignment));
+    ASSERT_EQ(page.error, 0);
+    const auto& entries = page.reply.readdir().entries();
+    if (entries.empty()) break;
+    size_t used = 0;
+    for (const proto::DirEntry& e : entries) {
+      used += Cost(e.name());
+      offset = e.offset();
+    }
+    EXPECT_LE(used, kMax);
+    // The entry after the page did not fit, and no lookup was taken for it.
+    Result rest = b().Call(ReaddirReq(h, offset, 64 * 1024, false, kEntryBytes, kNameAlignment));
+    ASSERT_EQ(rest.error, 0);
+    if (rest.reply.readdir().entries_size() > 0) {
+      const std::string& next = rest.reply.readdir().entries(0).name();
+      EXPECT_GT(used + Cost(next), kMax) << next;
+      if (next != "." && next != "..") {
+        EXPECT_TRUE(only_our_lookup(next)) << next;
+      }
+    }
+    // Each entry returned holds exactly one lookup: one FORGET ends it.
+    for (const proto::DirEntry& e : entries) {
+      if (e.name() == "." || e.name() == "..") continue;
+      ASSERT_NE(e.entry().node(), 0u) << e.name();
+      b().Forget(e.entry().node(), 1);
+      const uint64_t node = e.entry().node();
+      EXPECT_TRUE(Eventually([&] { return b().Getattr(node).error == ESTALE; })) << e.name();
+      ++returned;
+    }
+  }
+  EXPECT_EQ(returned, 40u);
+  if (b().in_process()) {
+    EXPECT_EQ(b().fs().node_count(), 1u);  // The root alone.
+  }
+}
+
+TEST_P(DirOpsTest, ReaddirRefusesALayoutItCannotPack) {
+  Start();
+  const uint64_t h = b().Opendir(kRoot).reply.opendir().handle();
+  for (const auto& [entry_bytes, alignment] : std::vector<std::pair<uint32_t, uint32_t>>{
+           {0, 8}, {4097, 8}, {~0u, 8}, {24, 0}, {24, 3}, {24, 24}, {24, 8192}, {24, ~0u}}) {
+    EXPECT_EQ(b().Call(ReaddirReq(h, 0, 4096, true, entry_bytes, alignment)).error, EINVAL)
+        << entry_bytes << " " << alignment;
+  }
+  // The bounds themselves are fine: 4096-byte entries, names aligned to 1 or 4096.
+  Result big = b().Call(ReaddirReq(h, 0, 64 * 1024, false, 4096, 4096));
+  ASSERT_EQ(big.error, 0);
+  EXPECT_EQ(big.reply.readdir().entries_size(), 2);  // "." and "..": 8192 bytes each.
+  EXPECT_EQ(b().Call(ReaddirReq(h, 0, 4096, false, 1, 1)).error, 0);
+  // An entry larger than the whole budget: nothing is returned, and no error.
+  Result none = b().Call(ReaddirReq(h, 0, 100, false, 200, 8));
+  ASSERT_EQ(none.error, 0);
+  EXPECT_EQ(none.reply.readdir().entries_size(), 0);
+}
+
+// The arithmetic alone, with FUSE's fuse_dirent layout as the example.
+TEST(DirentBudgetTest, CountsEntryBytesAndAlignedNamesUpToTheBudget) {
+  std::optional<DirentBudget> budget = DirentBudget::Create(72, 24, 8);
+  ASSERT_TRUE(budget.has_value());
+  EXPECT_TRUE(budget->Take(1));   // 32
+  EXPECT_TRUE(budget->Take(8));   // 64
+  EXPECT_FALSE(budget->Take(1));  // 96 > 72: not counted.
+  EXPECT_EQ(budget->used(), 64u);
+  EXPECT_TRUE(DirentBudget::Create(72, 64, 8)->Take(8));  // Exactly 72.
+  EXPECT_EQ(DirentBudget::Create(~0u, 24, 8)->max_bytes(), DirentBudget::kMaxBytes);
+  EXPECT_FALSE(DirentBudget::Create(4096, 0, 8).has_value());
+  EXPECT_FALSE(DirentBudget::Create(4096, 24, 12).has_value());
+  EXPECT_FALSE(DirentBudget::Create(4096, 24, 8192).has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Broker, DirOpsTest, AllModes(), ModeName);

@@ -237,6 +237,10 @@ Result TestBroker::Readdir(uint64_t handle, uint64_t offset, uint32_t max_bytes,
   r.mutable_readdir()->set_offset(offset);
   r.mutable_readdir()->set_max_bytes(max_bytes);
   r.mutable_readdir()->set_plus(plus);
+  // The FUSE layout: fuse_dirent (24 bytes), or fuse_direntplus (152), then the
+  // name padded to 8 bytes.
+  r.mutable_readdir()->set_entry_bytes(plus ? 152 : 24);
+  r.mutable_readdir()->set_name_alignment(8);
   return Call(std::move(r));
 }
 
