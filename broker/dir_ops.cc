@@ -22,6 +22,8 @@ std::optional<DirentBudget> DirentBudget::Create(uint32_t max_bytes, uint32_t en
       (name_alignment & (name_alignment - 1)) != 0) {
     return std::nullopt;
   }
+  // An aligned fixed part, as FUSE's are: the name's padding is then the entry's.
+  if (entry_bytes % name_alignment != 0) return std::nullopt;
   return DirentBudget(std::min(max_bytes, kMaxBytes), entry_bytes, name_alignment);
 }
 

@@ -33,9 +33,9 @@ class DirentBudget {
   static constexpr uint32_t kMaxEntryBytes = 4096;
   static constexpr uint32_t kMaxNameAlignment = 4096;
 
-  // nullopt (the caller answers EINVAL) for entry_bytes 0 or above
-  // kMaxEntryBytes, or a name_alignment that is not a power of two up to
-  // kMaxNameAlignment.
+  // nullopt (the caller answers EINVAL) for entry_bytes 0, above kMaxEntryBytes
+  // or not a multiple of name_alignment, or a name_alignment that is not a power
+  // of two up to kMaxNameAlignment.
   static std::optional<DirentBudget> Create(uint32_t max_bytes, uint32_t entry_bytes,
                                             uint32_t name_alignment);
 

@@ -177,7 +177,7 @@ proto::Request ReaddirReq(uint64_t handle, uint64_t offset, uint32_t max_bytes, 
 }
 
 // A layout unlike FUSE's, so a broker that sized entries its own way would show.
-constexpr uint32_t kEntryBytes = 200;
+constexpr uint32_t kEntryBytes = 224;
 constexpr uint32_t kNameAlignment = 32;
 
 size_t Cost(const std::string& name) {
@@ -240,8 +240,16 @@ TEST_P(DirOpsTest, ReaddirplusReturnsWhatFitsAndTakesOneLookupPerEntryReturned) 
 TEST_P(DirOpsTest, ReaddirRefusesALayoutItCannotPack) {
   Start();
   const uint64_t h = b().Opendir(kRoot).reply.opendir().handle();
-  for (const auto& [entry_bytes, alignment] : std::vector<std::pair<uint32_t, uint32_t>>{
-           {0, 8}, {4097, 8}, {~0u, 8}, {24, 0}, {24, 3}, {24, 24}, {24, 8192}, {24, ~0u}}) {
+  for (const auto& [entry_bytes, alignment] : std::vector<std::pair<uint32_t, uint32_t>>{{0, 8},
+                                                                                         {4097, 8},
+                                                                                         {~0u, 8},
+                                                                                         {24, 0},
+                                                                                         {24, 3},
+                                                                                         {24, 24},
+                                                                                         {24, 8192},
+                                                                                         {24, ~0u},
+                                                                                         {20, 8},
+                                                                                         {4, 8}}) {
     EXPECT_EQ(b().Call(ReaddirReq(h, 0, 4096, true, entry_bytes, alignment)).error, EINVAL)
         << entry_bytes << " " << alignment;
   }
@@ -251,7 +259,7 @@ TEST_P(DirOpsTest, ReaddirRefusesALayoutItCannotPack) {
   EXPECT_EQ(big.reply.readdir().entries_size(), 2);  // "." and "..": 8192 bytes each.
   EXPECT_EQ(b().Call(ReaddirReq(h, 0, 4096, false, 1, 1)).error, 0);
   // An entry larger than the whole budget: nothing is returned, and no error.
-  Result none = b().Call(ReaddirReq(h, 0, 100, false, 200, 8));
+  Result none = b().Call(ReaddirReq(h, 0, 100, false, 208, 8));
   ASSERT_EQ(none.error, 0);
   EXPECT_EQ(none.reply.readdir().entries_size(), 0);
 }
@@ -269,6 +277,7 @@ TEST(DirentBudgetTest, CountsEntryBytesAndAlignedNamesUpToTheBudget) {
   EXPECT_FALSE(DirentBudget::Create(4096, 0, 8).has_value());
   EXPECT_FALSE(DirentBudget::Create(4096, 24, 12).has_value());
   EXPECT_FALSE(DirentBudget::Create(4096, 24, 8192).has_value());
+  EXPECT_FALSE(DirentBudget::Create(4096, 20, 8).has_value());  // Not aligned itself.
 }
 
 INSTANTIATE_TEST_SUITE_P(Broker, DirOpsTest, AllModes(), ModeName);
