@@ -88,8 +88,9 @@ TEST_F(FuseContextTest, BrokenChannelIsEio) {
   int ticket;
   auto call = Decode(FUSE_LOOKUP, ticket);
   proto::Request request = Lookup(*call, "d");
-  EXPECT_FALSE(harness_.context().Forward(std::move(call), std::move(request),
-                                          [](FuseCall& call, BrokerResponse&) { call.Reply(0); })
+  EXPECT_FALSE(harness_.context()
+                   .Forward(std::move(call), std::move(request),
+                            [](FuseCall& call, BrokerResponse&) { call.Reply(0); })
                    .has_value());
   EXPECT_EQ(harness_.Wait(ticket).error, EIO);
   int sync;

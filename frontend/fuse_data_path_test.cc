@@ -32,8 +32,7 @@ fuse_read_in ReadIn(uint64_t fh, uint64_t offset, uint32_t size) {
   return in;
 }
 
-RequestSpec WriteSpec(uint64_t fh, uint64_t offset, const std::string& data,
-                      uint32_t flags = 0) {
+RequestSpec WriteSpec(uint64_t fh, uint64_t offset, const std::string& data, uint32_t flags = 0) {
   fuse_write_in in{};
   in.fh = fh;
   in.offset = offset;
@@ -130,7 +129,8 @@ TEST(FuseDataPathTest, RootWriterKeepsSetIdBitsUnlessTheGuestSaysKill) {
 
   std::thread([&] {
     DropFsetid();
-    reply = harness.Call(&fuse_op::Write, WriteSpec(file.handle, 0, "more", FUSE_WRITE_KILL_SUIDGID));
+    reply =
+        harness.Call(&fuse_op::Write, WriteSpec(file.handle, 0, "more", FUSE_WRITE_KILL_SUIDGID));
   }).join();
   ASSERT_EQ(reply.error, 0);
   ASSERT_EQ(stat(harness.dir().Path("f").c_str(), &st), 0);

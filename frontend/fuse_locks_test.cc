@@ -71,10 +71,10 @@ TEST_F(FuseLocksTest, GetlkReportsTheConflictingLock) {
 
 TEST_F(FuseLocksTest, SetlkConflictIsEagainAndShortIsEinval) {
   HoldLock();
-  EXPECT_EQ(harness_.Call(&fuse_op::Setlk, FUSE_SETLK, file_.node,
-                          Arg(LockIn(file_.handle, 2, F_WRLCK)))
-                .error,
-            EAGAIN);
+  EXPECT_EQ(
+      harness_.Call(&fuse_op::Setlk, FUSE_SETLK, file_.node, Arg(LockIn(file_.handle, 2, F_WRLCK)))
+          .error,
+      EAGAIN);
   EXPECT_EQ(harness_.Call(&fuse_op::Setlk, FUSE_SETLK, file_.node, "short").error, EINVAL);
   EXPECT_EQ(harness_.context().lock_waits().size(), 0u);
 }

@@ -69,8 +69,7 @@ TEST(FuseNameOpsTest, UnlinkRmdirRenameLink) {
       harness.Call(&fuse_op::Rename, FUSE_RENAME, 1, Arg(rename) + Name("g") + Name("h")).error, 0);
   EXPECT_TRUE(Exists(harness.dir().Path("h")));
   fuse_rename2_in noreplace{1, RENAME_NOREPLACE, 0};
-  EXPECT_EQ(harness.Call(&fuse_op::Rename2, FUSE_RENAME2, 1,
-                         Arg(noreplace) + Name("h") + Name("f"))
+  EXPECT_EQ(harness.Call(&fuse_op::Rename2, FUSE_RENAME2, 1, Arg(noreplace) + Name("h") + Name("f"))
                 .error,
             EEXIST);
   EXPECT_EQ(harness.Call(&fuse_op::Unlink, FUSE_UNLINK, 1, Name("h")).error, 0);

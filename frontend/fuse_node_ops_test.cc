@@ -53,9 +53,9 @@ TEST_F(FuseNodeOpsTest, ForgetAndBatchForgetReleaseTheBrokersNodes) {
   EXPECT_TRUE(reply.completed);
   EXPECT_EQ(reply.written, 0u);
   fuse_batch_forget_in batch{2, 0};
-  FuseReply batched = harness_.Call(&fuse_op::BatchForget, FUSE_BATCH_FORGET, 0,
-                                    Arg(batch) + Arg(fuse_forget_one{b, 1}) +
-                                        Arg(fuse_forget_one{c, 1}));
+  FuseReply batched =
+      harness_.Call(&fuse_op::BatchForget, FUSE_BATCH_FORGET, 0,
+                    Arg(batch) + Arg(fuse_forget_one{b, 1}) + Arg(fuse_forget_one{c, 1}));
   EXPECT_EQ(batched.written, 0u);
   // One-way requests: a later reply proves they were served.
   EXPECT_EQ(BrokerKnows(1), 0);

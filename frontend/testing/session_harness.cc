@@ -17,7 +17,8 @@ constexpr size_t kGuestBytes = 64 << 20;
 // Records the one completion of one chain and reads its reply out of guest memory.
 class SessionHarness::Completion : public ChainCompleter {
  public:
-  Completion(int queue, const uint8_t* reply, size_t room) : queue_(queue), reply_(reply), room_(room) {}
+  Completion(int queue, const uint8_t* reply, size_t room)
+      : queue_(queue), reply_(reply), room_(room) {}
   void Complete(uint16_t, uint32_t written) override {
     absl::MutexLock lock(&mu_);
     ++completions_;
@@ -31,7 +32,8 @@ class SessionHarness::Completion : public ChainCompleter {
   FuseReply Wait() {
     FuseReply reply;
     absl::MutexLock lock(&mu_);
-    if (!mu_.AwaitWithTimeout(absl::Condition(+[](int* n) { return *n > 0; }, &completions_),
+    if (!mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](int* n) { return *n > 0; }, &completions_),
                               absl::Seconds(10))) {
       return reply;
     }
@@ -141,8 +143,8 @@ FuseReply SessionHarness::Call(Handler handler, RequestSpec spec) {
   return Wait(Start(handler, std::move(spec)));
 }
 
-FuseReply SessionHarness::Call(Handler handler, uint32_t opcode, uint64_t nodeid,
-                               std::string args, size_t reply_room) {
+FuseReply SessionHarness::Call(Handler handler, uint32_t opcode, uint64_t nodeid, std::string args,
+                               size_t reply_room) {
   RequestSpec spec;
   spec.opcode = opcode;
   spec.nodeid = nodeid;

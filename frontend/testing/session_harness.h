@@ -39,7 +39,7 @@ struct FuseReply {
   uint32_t written = 0;  // Bytes the device wrote (0: no reply).
   int error = 0;         // -fuse_out_header.error.
   uint64_t unique = 0;
-  std::string payload;   // After the header, as long as the header says.
+  std::string payload;  // After the header, as long as the header says.
 
   template <typename T>
   T As() const {
