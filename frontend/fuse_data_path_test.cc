@@ -21,16 +21,9 @@ namespace {
 
 using testing::Arg;
 using testing::FuseReply;
+using testing::ReadIn;
 using testing::RequestSpec;
 using testing::SessionHarness;
-
-fuse_read_in ReadIn(uint64_t fh, uint64_t offset, uint32_t size) {
-  fuse_read_in in{};
-  in.fh = fh;
-  in.offset = offset;
-  in.size = size;
-  return in;
-}
 
 RequestSpec WriteSpec(uint64_t fh, uint64_t offset, const std::string& data, uint32_t flags = 0) {
   fuse_write_in in{};

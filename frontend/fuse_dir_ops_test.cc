@@ -20,6 +20,7 @@ namespace {
 
 using testing::Arg;
 using testing::FuseReply;
+using testing::ReadIn;
 using testing::RequestSpec;
 using testing::SessionHarness;
 
@@ -50,14 +51,6 @@ std::vector<Dirent> Parse(const std::string& payload, bool plus) {
   }
   EXPECT_EQ(pos, payload.size());
   return out;
-}
-
-fuse_read_in ReadIn(uint64_t fh, uint64_t offset, uint32_t size) {
-  fuse_read_in in{};
-  in.fh = fh;
-  in.offset = offset;
-  in.size = size;
-  return in;
 }
 
 class FuseDirOpsTest : public ::testing::Test {
@@ -138,9 +131,10 @@ TEST_F(FuseDirOpsTest, ReleasedirFsyncdirAndShortArguments) {
 }
 
 // A broker that answers READDIRPLUS with more than fits (a broken one): the
-// frontend keeps the entries that fit, in order, drops the rest, and says what
-// layout it asked for.
-TEST(FuseDirOpsBrokenBrokerTest, EntriesThatDoNotFitAreDropped) {
+// frontend keeps the entries before the first that does not fit, drops that one
+// and all after it (a later one that fits would hide it from the guest for
+// good), sends the broker nothing back, and says what layout it asked for.
+TEST(FuseDirOpsBrokenBrokerTest, EntriesFromTheFirstThatDoesNotFitAreDropped) {
   auto pair = FrameSocket::CreatePair();
   ASSERT_TRUE(pair.ok());
   FrameSocket broker_end = std::move(pair->second);
@@ -155,11 +149,14 @@ TEST(FuseDirOpsBrokenBrokerTest, EntriesThatDoNotFitAreDropped) {
     seen = request->readdir();
     proto::Reply reply;
     reply.set_id(request->id());
-    for (int i = 0; i < 5; ++i) {
+    // As direntplus: 160, 352, 160, 160 bytes.
+    for (const std::string& name :
+         std::vector<std::string>{"name0", std::string(200, 'L'), "name2", "name3"}) {
       proto::DirEntry* entry = reply.mutable_readdir()->add_entries();
+      const int i = reply.readdir().entries_size();
       entry->set_ino(10 + i);
-      entry->set_offset(i + 1);
-      entry->set_name("name" + std::to_string(i));  // 160 bytes each as direntplus
+      entry->set_offset(i);
+      entry->set_name(name);
       entry->mutable_entry()->set_node(100 + i);
     }
     ASSERT_TRUE(SendReply(broker_end, reply).ok());
@@ -176,10 +173,41 @@ TEST(FuseDirOpsBrokenBrokerTest, EntriesThatDoNotFitAreDropped) {
   EXPECT_EQ(seen.name_alignment(), 8u);
   ASSERT_EQ(reply.error, 0);
   std::vector<Dirent> entries = Parse(reply.payload, true);
-  ASSERT_EQ(entries.size(), 2u);
+  ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].name, "name0");
-  EXPECT_EQ(entries[1].name, "name1");
-  EXPECT_EQ(entries[1].off, 2u);
+  EXPECT_EQ(entries[0].off, 1u);
+  // Nothing came back to the broker (no FORGET for the dropped entries).
+  client.Shutdown("test over");
+  Frame frame;
+  EXPECT_FALSE(broker_end.Receive(frame).ok());
+}
+
+TEST(FuseDirOpsBrokenBrokerTest, ReaddirAsksForTheDirentLayout) {
+  auto pair = FrameSocket::CreatePair();
+  ASSERT_TRUE(pair.ok());
+  FrameSocket broker_end = std::move(pair->second);
+  BrokerClient client{std::move(pair->first)};
+  FuseContext context(client, FuseOptions{}, nullptr);
+  SessionHarness harness;
+  RequestSpec spec{.opcode = FUSE_READDIR, .args = Arg(ReadIn(7, 0, 1 << 30)), .reply_room = 1000};
+  int ticket;
+  fuse_op::Readdir(context, FuseCall::Decode(harness.MakeChain(spec, ticket)));
+  Frame frame;
+  ASSERT_TRUE(broker_end.Receive(frame).ok());
+  absl::StatusOr<proto::Request> request = DecodeRequest(frame);
+  ASSERT_TRUE(request.ok());
+  EXPECT_FALSE(request->readdir().plus());
+  EXPECT_EQ(request->readdir().entry_bytes(), sizeof(fuse_dirent));
+  EXPECT_EQ(request->readdir().name_alignment(), 8u);
+  // Bounded by the chain's room, less the reply header.
+  EXPECT_EQ(request->readdir().max_bytes(), 1000 - sizeof(fuse_out_header));
+  proto::Reply reply;
+  reply.set_id(request->id());
+  reply.mutable_readdir();
+  ASSERT_TRUE(SendReply(broker_end, reply).ok());
+  FuseReply answer = harness.Wait(ticket);
+  EXPECT_EQ(answer.error, 0);
+  EXPECT_EQ(answer.payload, "");
 }
 
 }  // namespace

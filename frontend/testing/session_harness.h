@@ -30,6 +30,14 @@ template <typename T>
 std::string Arg(const T& value) {
   return std::string(reinterpret_cast<const char*>(&value), sizeof(T));
 }
+// READ's, READDIR's argument.
+inline fuse_read_in ReadIn(uint64_t fh, uint64_t offset, uint32_t size) {
+  fuse_read_in in{};
+  in.fh = fh;
+  in.offset = offset;
+  in.size = size;
+  return in;
+}
 // A NUL-terminated string argument.
 inline std::string Name(std::string_view name) { return std::string(name) + '\0'; }
 
