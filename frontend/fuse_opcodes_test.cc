@@ -48,7 +48,8 @@ TEST(FuseOpcodesTest, EveryKernelOpcodeIsInTheTableExactlyOnce) {
     }
     EXPECT_EQ(rows, 1) << name << " is in the opcode table " << rows << " times";
   }
-  EXPECT_EQ(std::size(kFuseOpcodes), kernel.size()) << "the table has opcodes the kernel lacks";
+  EXPECT_EQ(std::size(kFuseOpcodes), kernel.size())
+      << "the table and the kernel's enum differ in size";
 }
 
 TEST(FuseOpcodesTest, EveryBrokerOperationIsSentBySomeServedOpcode) {
@@ -67,7 +68,9 @@ TEST(FuseOpcodesTest, EveryBrokerOperationIsSentBySomeServedOpcode) {
 
 TEST(FuseOpcodesTest, ServedOpcodesSendOnlyBrokerOperations) {
   for (const FuseOpcodeRow& row : kFuseOpcodes) {
-    if (!row.served) EXPECT_EQ(row.send_count, 0u) << row.name;
+    if (!row.served) {
+      EXPECT_EQ(row.send_count, 0u) << row.name;
+    }
     for (size_t i = 0; i < row.send_count; ++i) {
       EXPECT_TRUE(FindOperation(row.sends[i]).has_value()) << row.name;
       EXPECT_NE(row.sends[i], proto::Request::kHandshake) << row.name;
