@@ -23,7 +23,8 @@
 namespace virtiofsd {
 
 // The most threads the frontend ever runs: main (the vhost-user device), the
-// broker client's receiver, the launcher link's watch, one per queue (hiprio + request queues) and the pool.
+// broker client's receiver, the launcher link's watch, one per queue (hiprio + request queues) and
+// the pool.
 int FrontendThreadBound(const FrontendOptions& options);
 
 // RLIMIT_NPROC with --unique-ids: the bound, plus room for queue threads being

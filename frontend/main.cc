@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <memory>
@@ -26,23 +25,6 @@
 
 namespace virtiofsd {
 namespace {
-
-absl::StatusOr<UniqueFd> Listen(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", path));
-  }
-  memcpy(addr.sun_path, path.data(), path.size());
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoError(errno, "socket");
-  unlink(path.c_str());
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return ErrnoError(errno, absl::StrCat("bind ", path));
-  }
-  if (listen(fd.get(), 1) != 0) return ErrnoError(errno, "listen");
-  return fd;
-}
 
 // Takes an inherited fd and makes sure it does not leak into anything we exec.
 UniqueFd Inherit(int fd) {
@@ -64,17 +46,12 @@ absl::Status Handshake(BrokerClient& broker) {
 
 int Run(const FrontendOptions& options) {
   UniqueFd channel = Inherit(options.channel_fd);
-  UniqueFd listener;
-  if (options.listen_fd >= 0) {
-    listener = Inherit(options.listen_fd);
-  } else {
-    absl::StatusOr<UniqueFd> bound = Listen(options.socket_path);
-    if (!bound.ok()) {
-      VFSD_LOG(kError, "%s", bound.status().ToString());
-      return 1;
-    }
-    listener = *std::move(bound);
+  // The launcher binds the vhost-user socket and always passes it (--fd).
+  if (options.listen_fd < 0) {
+    VFSD_LOG(kError, "no listening socket: the launcher passes it with --fd");
+    return 1;
   }
+  UniqueFd listener = Inherit(options.listen_fd);
   std::optional<FrontendSeccompFilter> filter;
   if (options.sandbox) {
     absl::StatusOr<FrontendSeccompFilter> confined = ConfineFrontend(options);
