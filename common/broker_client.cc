@@ -85,6 +85,11 @@ size_t BrokerClient::PendingCount() {
   return pending_.size();
 }
 
+absl::Status BrokerClient::ChannelStatus() {
+  absl::MutexLock lock(&mu_);
+  return broken_;
+}
+
 BrokerClient::Pending BrokerClient::TakePending(uint64_t id) {
   Pending pending;
   absl::MutexLock lock(&mu_);
@@ -173,15 +178,23 @@ void BrokerClient::ReceiveLoop() {
 void BrokerClient::Fail(absl::Status reason) {
   std::vector<Pending> failed;
   absl::Status status;
+  bool first = false;  // the broker's side ended it, not our Shutdown()
   {
     absl::MutexLock lock(&mu_);
-    if (broken_.ok()) broken_ = reason;
+    if (broken_.ok()) {
+      broken_ = reason;
+      first = true;
+    }
     status = broken_;
     for (auto& [id, pending] : pending_) failed.push_back(std::move(pending));
     pending_.clear();
   }
   socket_.Shutdown();
-  VFSD_LOG(kDebug, "broker channel ended: %s", status.ToString());
+  if (first) {
+    VFSD_LOG(kError, "%s: every request fails from now on", status.message());
+  } else {
+    VFSD_LOG(kDebug, "broker channel ended: %s", status.ToString());
+  }
   for (Pending& pending : failed) std::move(pending.done)(status);
 }
 

@@ -11,7 +11,8 @@
 // Replies are checked with DecodeReply() and against the request's operation
 // (ExpectedResult()). Any protocol violation by the broker, or the broker going
 // away, ends the channel: every pending request fails with kUnavailable naming
-// the cause, and later calls fail at once. Nothing waits forever.
+// the cause, and later calls fail at once. Nothing waits forever. The cause is
+// logged once, as an error, when the channel ends other than by Shutdown().
 //
 // A reply whose fd this process cannot receive (its fd table is full) fails only
 // its own request, with a reply of error ENFILE; the client then gives back what
@@ -65,6 +66,9 @@ class BrokerClient {
 
   // Requests sent and not yet answered.
   size_t PendingCount();
+
+  // OK while the channel is up; once it has ended, why (the first reason).
+  absl::Status ChannelStatus();
 
  private:
   struct Pending {
