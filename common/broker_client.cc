@@ -75,6 +75,7 @@ void BrokerClient::Shutdown(absl::string_view reason) {
   {
     absl::MutexLock lock(&mu_);
     if (broken_.ok()) broken_ = absl::UnavailableError(reason);
+    up_.store(false, std::memory_order_release);
   }
   // Wakes the receiver thread, which fails whatever is pending.
   socket_.Shutdown();
@@ -83,11 +84,6 @@ void BrokerClient::Shutdown(absl::string_view reason) {
 size_t BrokerClient::PendingCount() {
   absl::MutexLock lock(&mu_);
   return pending_.size();
-}
-
-absl::Status BrokerClient::ChannelStatus() {
-  absl::MutexLock lock(&mu_);
-  return broken_;
 }
 
 BrokerClient::Pending BrokerClient::TakePending(uint64_t id) {
@@ -183,6 +179,7 @@ void BrokerClient::Fail(absl::Status reason) {
     absl::MutexLock lock(&mu_);
     if (broken_.ok()) {
       broken_ = reason;
+      up_.store(false, std::memory_order_release);
       first = true;
     }
     status = broken_;

@@ -22,6 +22,7 @@
 #ifndef VIRTIOFSD_COMMON_BROKER_CLIENT_H_
 #define VIRTIOFSD_COMMON_BROKER_CLIENT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <thread>
 
@@ -67,8 +68,9 @@ class BrokerClient {
   // Requests sent and not yet answered.
   size_t PendingCount();
 
-  // OK while the channel is up; once it has ended, why (the first reason).
-  absl::Status ChannelStatus();
+  // False once the channel has ended (the broker went, or Shutdown()); every
+  // request fails from then on. Cheap: the frontend asks on every READ and WRITE.
+  bool up() const { return up_.load(std::memory_order_acquire); }
 
  private:
   struct Pending {
@@ -90,6 +92,7 @@ class BrokerClient {
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> up_{true};  // broken_.ok(), readable without mu_
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::thread receiver_;
 };

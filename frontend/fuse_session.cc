@@ -147,6 +147,11 @@ void FuseSession::HandleChain(PendingChain pending) {
     return call->ReplyError(ENOSYS);
   }
   if (!initialized() && header.opcode != FUSE_INIT) return call->ReplyError(EIO);
+  // With the broker gone every request fails, the READs and WRITEs of files the
+  // frontend holds open too: one clear state for the guest (BrokerClient::up()).
+  if ((header.opcode == FUSE_READ || header.opcode == FUSE_WRITE) && !broker_.up()) {
+    return call->ReplyError(EIO);
+  }
   (this->*op)(std::move(call));
 }
 

@@ -126,7 +126,7 @@ int Run(const FrontendOptions& options) {
     VFSD_LOG(kError, "vhost-user connection failed: %s", served.ToString());
     return 1;
   }
-  if (!broker.ChannelStatus().ok()) {
+  if (!broker.up()) {
     VFSD_LOG(kError, "front-end disconnected; exiting with status 1: the broker had gone");
     return 1;
   }
