@@ -84,7 +84,8 @@ Verdict Supervise(ChildProcess& frontend, ChildProcess& broker, int signal_fd,
       broker_exit = broker.TryReap();
     }
     std::optional<Verdict> verdict = JudgeExits(frontend_exit, broker_exit);
-    if (broker_exit.has_value() && !frontend_exit.has_value()) {
+    // A broker that rejected its command line (2) never served: nothing to keep.
+    if (broker_exit.has_value() && !frontend_exit.has_value() && verdict->exit_code != 2) {
       // The frontend serves a guest (before a VMM connects it ends with the
       // broker): stopping it would leave the guest waiting for ever.
       broker_lost = verdict;

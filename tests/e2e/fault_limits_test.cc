@@ -34,6 +34,10 @@ TEST(LimitsTest, FullShareAndFewDescriptorsGiveErrnosAndServiceGoesOn) {
   ASSERT_EQ(mkdir(share.c_str(), 0755), 0) << strerror(errno);
   ASSERT_EQ(mount("fault-limits", share.c_str(), "tmpfs", 0, "mode=0755,size=32m"), 0)
       << strerror(errno);
+  struct Unmount {
+    const std::string& path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{share};
   ASSERT_EQ(mkdir((share + "/tree").c_str(), 0755), 0);
   for (int d = 0; d < kDirs; ++d) {
     const std::string dir = absl::StrCat(share, "/tree/d", d);
@@ -85,8 +89,6 @@ TEST(LimitsTest, FullShareAndFewDescriptorsGiveErrnosAndServiceGoesOn) {
   EXPECT_EQ(result("reopen"), "ok") << context;
   EXPECT_EQ(result("ls-after"), "ok") << context;
   EXPECT_THAT(run.daemon_log, Not(HasSubstr("every request fails"))) << context;
-
-  umount2(share.c_str(), MNT_DETACH);
 }
 
 }  // namespace

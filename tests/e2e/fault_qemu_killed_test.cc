@@ -62,6 +62,13 @@ TEST(QemuKilledTest, DaemonExitsLeavingNothingAndANewOneStartsAtOnce) {
   const std::string share = dir + "/share";
   const std::string socket_path = dir + "/vfsd.sock";
   ASSERT_EQ(mkdir(share.c_str(), 0755), 0);
+  struct Remove {
+    const std::string& path;
+    ~Remove() {
+      int status;
+      RunShell("rm -rf " + ShellQuote(path), status);
+    }
+  } remove{dir};
   const std::string ours = Env("VIRTIOFSD_E2E_OURS", Runfile("launcher/virtiofsd"));
 
   std::vector<pid_t> daemon_pids;
@@ -135,7 +142,6 @@ TEST(QemuKilledTest, DaemonExitsLeavingNothingAndANewOneStartsAtOnce) {
   }
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(err);
   EXPECT_THAT(ReadFile(err), HasSubstr("VMM disconnected"));
-  RunShell("rm -rf " + ShellQuote(dir), status);
 }
 
 }  // namespace
