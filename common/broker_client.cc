@@ -75,6 +75,7 @@ void BrokerClient::Shutdown(absl::string_view reason) {
   {
     absl::MutexLock lock(&mu_);
     if (broken_.ok()) broken_ = absl::UnavailableError(reason);
+    up_.store(false, std::memory_order_release);
   }
   // Wakes the receiver thread, which fails whatever is pending.
   socket_.Shutdown();
@@ -173,15 +174,24 @@ void BrokerClient::ReceiveLoop() {
 void BrokerClient::Fail(absl::Status reason) {
   std::vector<Pending> failed;
   absl::Status status;
+  bool first = false;  // the broker's side ended it, not our Shutdown()
   {
     absl::MutexLock lock(&mu_);
-    if (broken_.ok()) broken_ = reason;
+    if (broken_.ok()) {
+      broken_ = reason;
+      up_.store(false, std::memory_order_release);
+      first = true;
+    }
     status = broken_;
     for (auto& [id, pending] : pending_) failed.push_back(std::move(pending));
     pending_.clear();
   }
   socket_.Shutdown();
-  VFSD_LOG(kDebug, "broker channel ended: %s", status.ToString());
+  if (first) {
+    VFSD_LOG(kError, "%s: every request fails from now on", status.message());
+  } else {
+    VFSD_LOG(kDebug, "broker channel ended: %s", status.ToString());
+  }
   for (Pending& pending : failed) std::move(pending.done)(status);
 }
 

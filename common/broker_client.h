@@ -11,7 +11,8 @@
 // Replies are checked with DecodeReply() and against the request's operation
 // (ExpectedResult()). Any protocol violation by the broker, or the broker going
 // away, ends the channel: every pending request fails with kUnavailable naming
-// the cause, and later calls fail at once. Nothing waits forever.
+// the cause, and later calls fail at once. Nothing waits forever. The cause is
+// logged once, as an error, when the channel ends other than by Shutdown().
 //
 // A reply whose fd this process cannot receive (its fd table is full) fails only
 // its own request, with a reply of error ENFILE; the client then gives back what
@@ -21,6 +22,7 @@
 #ifndef VIRTIOFSD_COMMON_BROKER_CLIENT_H_
 #define VIRTIOFSD_COMMON_BROKER_CLIENT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <thread>
 
@@ -66,6 +68,10 @@ class BrokerClient {
   // Requests sent and not yet answered.
   size_t PendingCount();
 
+  // False once the channel has ended (the broker went, or Shutdown()); every
+  // request fails from then on. Cheap: the frontend asks on every READ and WRITE.
+  bool up() const { return up_.load(std::memory_order_acquire); }
+
  private:
   struct Pending {
     proto::Request::OpCase op;
@@ -86,6 +92,7 @@ class BrokerClient {
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> up_{true};  // broken_.ok(), readable without mu_
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::thread receiver_;
 };

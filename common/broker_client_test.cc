@@ -7,11 +7,15 @@
 #include <atomic>
 #include <functional>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/broker_wire.h"
+#include "common/logging.h"
 #include "common/status_matchers.h"
 #include "common/testing/full_fd_table.h"
 #include "common/testing/open_fds.h"
@@ -226,6 +230,69 @@ TEST_F(BrokerClientTest, BlockedCallersWakeWhenTheBrokerDies) {
     });
   }
   for (auto& caller : callers) caller.join();
+}
+
+// The error lines logged while it lives.
+class ErrorLog {
+ public:
+  ErrorLog() {
+    SetLogSink([this](LogLevel level, absl::string_view line) {
+      if (level != LogLevel::kError) return;
+      absl::MutexLock lock(&mu_);
+      lines_.emplace_back(line);
+    });
+  }
+  ~ErrorLog() { SetLogSink(nullptr); }
+  std::vector<std::string> lines() {
+    absl::MutexLock lock(&mu_);
+    return lines_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
+
+// The frontend serves on after the broker has gone (answering EIO): every later
+// request must fail at once, without waiting or filling the log.
+TEST_F(BrokerClientTest, AfterTheBrokerIsGoneEveryRequestFailsAtOnceAndTheCauseIsLoggedOnce) {
+  ErrorLog log;
+  std::optional<FrameSocket> broker_end;
+  {
+    auto pair = FrameSocket::CreatePair();
+    ASSERT_OK(pair.status());
+    client_.emplace(std::move(pair->first));
+    broker_end.emplace(std::move(pair->second));
+  }
+  EXPECT_TRUE(client_->up());
+  broker_end.reset();  // the broker dies
+  // Until the receiver has seen it, a request fails in its send or in its callback.
+  EXPECT_THAT(client_->Call(Getattr(1)), StatusIs(absl::StatusCode::kUnavailable));
+  for (int i = 0; i < 10000 && client_->up(); ++i) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_FALSE(client_->up());
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_THAT(client_->Submit(Getattr(i), [](auto) { FAIL() << "ran after a failed Submit"; }),
+                StatusIs(absl::StatusCode::kUnavailable));
+  }
+  proto::Request forget;
+  forget.mutable_forget()->set_node(3);
+  forget.mutable_forget()->set_nlookup(1);
+  EXPECT_THAT(client_->SendOneWay(forget), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(client_->PendingCount(), 0u);
+  client_.reset();
+  const std::vector<std::string> errors = log.lines();
+  ASSERT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
+  EXPECT_EQ(errors[0], "broker channel: peer closed the channel: every request fails from now on");
+}
+
+TEST_F(BrokerClientTest, OurOwnShutdownIsNoError) {
+  ErrorLog log;
+  Start();
+  ASSERT_OK(client_->Call(Getattr(1)).status());
+  client_->Shutdown();
+  EXPECT_FALSE(client_->up());
+  client_.reset();
+  EXPECT_TRUE(log.lines().empty()) << ::testing::PrintToString(log.lines());
 }
 
 proto::Reply AttrReply(uint64_t id) {

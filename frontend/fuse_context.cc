@@ -43,14 +43,19 @@ std::optional<uint64_t> FuseContext::Forward(std::unique_ptr<FuseCall> call, pro
       broker_.Submit(std::move(request), [call = std::move(call), on_reply = std::move(on_reply)](
                                              absl::StatusOr<BrokerResponse> response) mutable {
         if (!response.ok()) {
-          VFSD_LOG(kError, "broker: %s", response.status().message());
+          // The channel has ended: BrokerClient logged why, once.
+          VFSD_LOG(kDebug, "broker: %s", response.status().message());
           return call->ReplyError(EIO);
         }
         if (response->reply.error() != 0) return call->ReplyError(response->reply.error());
         on_reply(*call, *response);
       });
   if (!sent.ok()) {
-    VFSD_LOG(kError, "broker: %s", sent.status().message());
+    if (absl::IsUnavailable(sent.status())) {
+      VFSD_LOG(kDebug, "broker: %s", sent.status().message());  // logged once, at its end
+    } else {
+      VFSD_LOG(kError, "broker: %s", sent.status().message());
+    }
     return std::nullopt;
   }
   return *sent;

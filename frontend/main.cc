@@ -1,6 +1,7 @@
 // virtiofsd-frontend: the unprivileged half of virtiofsd. Started by the
 // `virtiofsd` launcher with the broker channel and the vhost-user socket; see
-// frontend_options.h for the command line. Exits 0 when QEMU disconnects.
+// frontend_options.h for the command line. Exits 0 when QEMU disconnects, 1 if
+// the broker had gone by then (every request since was answered EIO).
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,8 +64,8 @@ int Run(const FrontendOptions& options) {
   }
   const int channel_fd = channel.get();
   BrokerClient broker{FrameSocket(std::move(channel))};
-  // Dies with the launcher, and at once when the broker goes (not when QEMU next
-  // speaks). Destroyed before `broker`, whose own shutdown must not count.
+  // Dies with the launcher, and, until a VMM connects, at once when the broker
+  // goes. Destroyed before `broker`, whose own shutdown must not count.
   std::optional<OrphanWatch> orphan_watch;
   if (options.launcher_fd >= 0) orphan_watch.emplace(options.launcher_fd, channel_fd);
   if (absl::Status status = Handshake(broker); !status.ok()) {
@@ -81,6 +82,10 @@ int Run(const FrontendOptions& options) {
     return 1;
   }
   listener.Reset();  // One front-end per daemon, as with the Rust virtiofsd.
+  // A guest now depends on us: if the broker goes, keep serving, every request
+  // failing with EIO, so the guest can unmount and shut down; QEMU cannot
+  // reconnect a vhost-user-fs backend. Only the launcher's end still ends us.
+  if (orphan_watch.has_value()) orphan_watch.emplace(options.launcher_fd, -1);
   // Nothing from the front-end has been read yet; from here on no accept is allowed.
   if (filter.has_value()) {
     if (absl::Status installed = filter->Install(); !installed.ok()) {
@@ -96,6 +101,10 @@ int Run(const FrontendOptions& options) {
   absl::Status served = device.Serve();
   if (!served.ok()) {
     VFSD_LOG(kError, "vhost-user connection failed: %s", served.ToString());
+    return 1;
+  }
+  if (!broker.up()) {
+    VFSD_LOG(kError, "front-end disconnected; exiting with status 1: the broker had gone");
     return 1;
   }
   VFSD_LOG(kInfo, "front-end disconnected; exiting");

@@ -4,7 +4,8 @@
 // the fds each needs, and supervises them (see supervisor.h for how it ends).
 //
 // Exit status: 0 on a stop signal or when the VMM disconnects; 2 for a bad command
-// line (ours or, as reported by its exit status, a child's); 1 for anything else.
+// line (ours or, as reported by its exit status, a child's); 1 for anything else,
+// also once the broker has died under a connected VMM (see supervisor.h).
 
 #include <errno.h>
 #include <fcntl.h>

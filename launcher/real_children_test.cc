@@ -450,7 +450,10 @@ TEST_F(RealChildrenTest, ChildrenDieWithTheLauncherEvenByKill) {
   }
 }
 
-TEST_F(RealChildrenTest, FrontendExitsWhenTheBrokerGoesEvenWhileTheVmmIsSilent) {
+// A VMM depends on the frontend once connected, and QEMU cannot reconnect: when
+// the broker goes, the frontend says so once, serves on (every request EIO; see
+// tests/integration) and exits 1 when the VMM disconnects.
+TEST_F(RealChildrenTest, FrontendServingAVmmOutlivesTheBrokerAndExitsOneWithTheVmm) {
   // The two executables started as the launcher starts them, with the test
   // holding the launcher's ends, so no supervisor stops the frontend for us.
   absl::StatusOr<Command> command = ParseCommandLine(args_);
@@ -480,8 +483,8 @@ TEST_F(RealChildrenTest, FrontendExitsWhenTheBrokerGoesEvenWhileTheVmmIsSilent) 
   for (UniqueFd& fd : child_ends) fd.Reset();
   listener->fd.Reset();
 
-  // A VMM connects and says nothing; then the broker (the one serving, which may
-  // be in a pid namespace of its own) dies.
+  // A VMM connects; then the broker (the one serving, which may be in a pid
+  // namespace of its own) dies.
   UniqueFd vmm = Connect();
   // One exchange (GET_FEATURES) shows the frontend serving the connection.
   const uint32_t get_features[3] = {1, 1, 0};  // request, flags (version 1), size
@@ -491,8 +494,20 @@ TEST_F(RealChildrenTest, FrontendExitsWhenTheBrokerGoesEvenWhileTheVmmIsSilent) 
   const pid_t serving = WaitForProcess(getpid(), "virtiofsd-broker", ServingBroker);
   ASSERT_GT(serving, 0);
   ASSERT_EQ(kill(serving, SIGKILL), 0);
+  // Its log lines come over its launcher link: wait for the one about the broker.
+  std::string said;
+  while (said.find("every request fails from now on") == std::string::npos) {
+    pollfd link = {launcher_ends[1].get(), POLLIN, 0};
+    ASSERT_EQ(poll(&link, 1, 10000), 1) << "the frontend did not notice the broker's end: " << said;
+    char record[4096];
+    const ssize_t n = recv(launcher_ends[1].get(), record, sizeof(record), 0);
+    ASSERT_GT(n, 0) << "the frontend's link closed: " << said;
+    said.append(record, n).append("\n");
+  }
   pollfd pfd = {frontend->pidfd(), POLLIN, 0};
-  ASSERT_EQ(poll(&pfd, 1, 10000), 1) << "the frontend outlived the broker";
+  EXPECT_EQ(poll(&pfd, 1, 0), 0) << "the frontend left the VMM when the broker went";
+  vmm.Reset();  // the VMM disconnects
+  ASSERT_EQ(poll(&pfd, 1, 10000), 1) << "the frontend outlived the VMM";
   std::optional<ChildExit> exit = frontend->TryReap();
   ASSERT_TRUE(exit.has_value());
   EXPECT_EQ(exit->kind, ChildExit::Kind::kExited);

@@ -5,8 +5,12 @@
 #include <signal.h>
 #include <string.h>
 
+#include <optional>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/logging.h"
 #include "launcher/stop_signals.h"
 
 namespace virtiofsd {
@@ -45,6 +49,8 @@ Verdict Supervise(ChildProcess& frontend, ChildProcess& broker, int signal_fd,
       {frontend.pidfd(), POLLIN, 0},
       {broker.pidfd(), POLLIN, 0},
   };
+  // The verdict of a broker that ended while the frontend served on.
+  std::optional<Verdict> broker_lost;
   for (;;) {
     if (poll(fds, std::size(fds), -1) < 0) {
       if (errno == EINTR) continue;
@@ -54,9 +60,17 @@ Verdict Supervise(ChildProcess& frontend, ChildProcess& broker, int signal_fd,
     }
     if (std::optional<int> signal = ReadStopSignal(signal_fd)) {
       StopAll(frontend, broker, grace);
-      return {0, absl::StrCat("received SIG", sigabbrev_np(*signal), "; stopped both processes")};
+      std::string message =
+          absl::StrCat("received SIG", sigabbrev_np(*signal), "; stopped both processes");
+      if (!broker_lost.has_value()) return {0, message};
+      return {broker_lost->exit_code, absl::StrCat(message, " (the broker had ended before)")};
     }
     std::optional<ChildExit> frontend_exit = frontend.TryReap();
+    if (broker_lost.has_value()) {
+      if (!frontend_exit.has_value()) continue;
+      return {broker_lost->exit_code, absl::StrCat("frontend ", DescribeExit(*frontend_exit),
+                                                   " (the broker had ended before)")};
+    }
     std::optional<ChildExit> broker_exit = broker.TryReap();
     if (frontend_exit.has_value() != broker_exit.has_value()) {
       // The other child usually follows within moments (its end of the channel
@@ -70,6 +84,16 @@ Verdict Supervise(ChildProcess& frontend, ChildProcess& broker, int signal_fd,
       broker_exit = broker.TryReap();
     }
     std::optional<Verdict> verdict = JudgeExits(frontend_exit, broker_exit);
+    // A broker that rejected its command line (2) never served: nothing to keep.
+    if (broker_exit.has_value() && !frontend_exit.has_value() && verdict->exit_code != 2) {
+      // The frontend serves a guest (before a VMM connects it ends with the
+      // broker): stopping it would leave the guest waiting for ever.
+      broker_lost = verdict;
+      VFSD_LOG(kError, "%s; the frontend answers the guest with EIO until the VMM disconnects",
+               verdict->message);
+      fds[2].fd = -1;  // reaped: poll() skips it
+      continue;
+    }
     if (verdict.has_value()) {
       StopAll(frontend, broker, grace);
       return *verdict;

@@ -8,8 +8,13 @@
 //
 // When one child ends, the other is given half a second to end too (it usually
 // does, seeing the channel close) so both are judged together (see JudgeExits).
-// "Stop" is SIGTERM, then SIGKILL after `grace`. Both children are reaped before
-// Supervise() returns.
+// A frontend still running then has a guest to serve: when the broker has ended
+// (other than by rejecting its command line), that is logged at once (the one
+// line naming how the broker ended) and the frontend is left to answer the
+// guest with EIO until the VMM disconnects; its exit, or a stop signal, then
+// ends the command with the broker's verdict (exit 1: the guest lost every
+// request since). "Stop" is SIGTERM, then SIGKILL after `grace`. Both children
+// are reaped before Supervise() returns.
 
 #ifndef VIRTIOFSD_LAUNCHER_SUPERVISOR_H_
 #define VIRTIOFSD_LAUNCHER_SUPERVISOR_H_

@@ -1,11 +1,21 @@
 #include "launcher/supervisor.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/frame_socket.h"
+#include "common/logging.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -25,6 +35,46 @@ using ::virtiofsd::testing::Runfile;
 using ::virtiofsd::testing::WaitForReport;
 
 constexpr absl::Duration kGrace = absl::Seconds(5);
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Lines logged while a test runs (the supervisor logs a broker's end at once).
+class LogCapture {
+ public:
+  LogCapture() {
+    SetLogSink([this](LogLevel, absl::string_view line) {
+      absl::MutexLock lock(&mu_);
+      lines_.emplace_back(line);
+    });
+  }
+  ~LogCapture() { SetLogSink(nullptr); }
+  // Waits (10 s at most) for a line containing `text`; returns the number of such lines.
+  int WaitFor(const std::string& text) {
+    absl::MutexLock lock(&mu_);
+    auto count = [&] {
+      mu_.AssertHeld();
+      return static_cast<int>(
+          std::count_if(lines_.begin(), lines_.end(),
+                        [&](const std::string& l) { return l.find(text) != std::string::npos; }));
+    };
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](decltype(count)* c) { return (*c)() > 0; }, &count),
+                         absl::Seconds(10));
+    return count();
+  }
+  std::string All() {
+    absl::MutexLock lock(&mu_);
+    return absl::StrJoin(lines_, "\n");
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
 
 // Two fake children joined by a channel, as the launcher starts them.
 class SupervisorTest : public ::testing::Test {
@@ -49,9 +99,9 @@ class SupervisorTest : public ::testing::Test {
     setenv("FAKE_BROKER_MODE", broker_mode, 1);
     auto channel = FrameSocket::CreatePair();
     ASSERT_OK(channel);
-    UniqueFd listener = AbstractListener();
+    listener_ = AbstractListener();
     const FdMapping broker_fds[] = {{channel->first.fd(), 3}};
-    const FdMapping frontend_fds[] = {{channel->second.fd(), 3}, {listener.get(), 4}};
+    const FdMapping frontend_fds[] = {{channel->second.fd(), 3}, {listener_.get(), 4}};
     auto broker = ChildProcess::Spawn(Runfile("launcher/fake_child"), {}, broker_fds);
     ASSERT_OK(broker);
     broker_.emplace(std::move(*broker));
@@ -66,7 +116,18 @@ class SupervisorTest : public ::testing::Test {
     return Supervise(*frontend_, *broker_, signal_fd_.get(), grace);
   }
 
+  // Connects to the frontend's listening socket, as a VMM.
+  UniqueFd ConnectVmm() {
+    sockaddr_storage address = {};
+    socklen_t size = sizeof(address);
+    EXPECT_EQ(getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&address), &size), 0);
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    EXPECT_EQ(connect(fd.get(), reinterpret_cast<sockaddr*>(&address), size), 0);
+    return fd;
+  }
+
   std::string report_dir_;
+  UniqueFd listener_;
   sigset_t saved_mask_;
   UniqueFd signal_fd_;
   std::optional<ChildProcess> broker_;
@@ -81,12 +142,56 @@ TEST_F(SupervisorTest, FrontendExitingZeroIsACleanStop) {
   EXPECT_TRUE(broker_->TryReap().has_value());
 }
 
+// Before a VMM connects, the frontend ends with the broker. Whether both are
+// judged together or (on a slow machine) the broker's end is logged first, the
+// command fails and says once how the broker ended.
 TEST_F(SupervisorTest, KilledBrokerIsNamedAndTheFrontendStopped) {
   ASSERT_NO_FATAL_FAILURE(StartChildren("wait", "wait"));
+  LogCapture log;
   broker_->Signal(SIGKILL);
   Verdict verdict = Run();
   EXPECT_EQ(verdict.exit_code, 1);
-  EXPECT_THAT(verdict.message, StartsWith("broker was killed by signal 9 (SIGKILL)"));
+  const std::string said = log.All() + "\n" + verdict.message;
+  EXPECT_EQ(Count(said, "broker was killed by signal 9 (SIGKILL)"), 1) << said;
+  EXPECT_TRUE(frontend_->TryReap().has_value());
+}
+
+// A frontend serving a VMM outlives the broker: the guest gets EIO from it and
+// can shut down, which it could not if the frontend were stopped (QEMU cannot
+// reconnect). The command ends when the VMM does, with the broker's verdict.
+TEST_F(SupervisorTest, KilledBrokerLeavesAServingFrontendUntilTheVmmGoes) {
+  ASSERT_NO_FATAL_FAILURE(StartChildren("serve", "wait"));
+  UniqueFd vmm = ConnectVmm();
+  LogCapture log;
+  broker_->Signal(SIGKILL);
+  std::optional<Verdict> verdict;
+  std::thread supervisor([&] { verdict = Run(); });
+  EXPECT_EQ(log.WaitFor("broker was killed by signal 9 (SIGKILL)"), 1);
+  pollfd frontend_ended = {frontend_->pidfd(), POLLIN, 0};
+  EXPECT_EQ(poll(&frontend_ended, 1, 0), 0) << "the frontend was stopped with the broker";
+  vmm.Reset();  // the VMM goes away
+  supervisor.join();
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_EQ(verdict->exit_code, 1);
+  // It ended on its own (a stopped fake frontend exits 0), and the cause was logged once.
+  EXPECT_EQ(verdict->message, "frontend exited with status 1 (the broker had ended before)");
+  EXPECT_EQ(log.WaitFor("SIGKILL"), 1);
+}
+
+TEST_F(SupervisorTest, StopSignalAfterTheBrokerEndedStillFails) {
+  ASSERT_NO_FATAL_FAILURE(StartChildren("serve", "wait"));
+  UniqueFd vmm = ConnectVmm();
+  LogCapture log;
+  broker_->Signal(SIGKILL);
+  std::optional<Verdict> verdict;
+  std::thread supervisor([&] { verdict = Run(); });
+  EXPECT_EQ(log.WaitFor("broker was killed"), 1);
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);  // blocked: waits in the signalfd
+  supervisor.join();
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_EQ(verdict->exit_code, 1);
+  EXPECT_EQ(verdict->message,
+            "received SIGTERM; stopped both processes (the broker had ended before)");
   EXPECT_TRUE(frontend_->TryReap().has_value());
 }
 

@@ -8,8 +8,10 @@
 // mask and uid), then behaves as $FAKE_<ROLE>_MODE says:
 //   wait (default)  run until SIGTERM (exit 0) or until the channel's peer closes
 //                   (broker: exit 0, the frontend is gone; frontend: exit 1)
-//   serve           frontend: accept one connection on fd 4 and exit 0 when the
-//                   VMM closes it (as the real frontend does), else as wait
+//   serve           frontend: accept one connection on fd 4 and, as the real
+//                   frontend does, serve it until the VMM closes it, even once the
+//                   channel's peer is gone; then exit 0, or 1 if the peer had gone
+//                   (else as wait)
 //   stubborn        ignore SIGTERM (only SIGKILL ends it)
 //   exit:N          exit N at once
 
@@ -95,13 +97,17 @@ int main(int argc, char** argv) {
   signal(SIGTERM, [](int) { _exit(0); });
   int connection = -1;
   if (mode == "serve" && role == "frontend") connection = accept4(4, nullptr, nullptr, 0);
+  bool peer_gone = false;
   for (;;) {
-    pollfd fds[] = {{3, POLLIN, 0}, {connection, POLLIN, 0}};
+    pollfd fds[] = {{peer_gone ? -1 : 3, POLLIN, 0}, {connection, POLLIN, 0}};
     if (poll(fds, connection >= 0 ? 2 : 1, -1) < 0) continue;
     char byte;
     if (fds[0].revents != 0 && recv(3, &byte, 1, MSG_DONTWAIT) == 0) {
-      return role == "broker" ? 0 : 1;  // the channel's peer is gone
+      if (connection < 0) return role == "broker" ? 0 : 1;  // the channel's peer is gone
+      peer_gone = true;
     }
-    if (connection >= 0 && fds[1].revents != 0 && read(connection, &byte, 1) <= 0) return 0;
+    if (connection >= 0 && fds[1].revents != 0 && read(connection, &byte, 1) <= 0) {
+      return peer_gone ? 1 : 0;
+    }
   }
 }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -790,6 +791,81 @@ TEST(XattrmapTest, WritesThroughOpenHandlesClearTheRemappedCapability) {
     if (::testing::Test::HasFailure()) std::cerr << "daemon log:\n" << daemon->Log();
     fuse.Release(entry.nodeid, open.fh).IgnoreError();
   }
+  std::filesystem::remove_all(dir);
+}
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The broker dies (SIGKILL to the one serving) while the guest has a file open.
+// QEMU cannot reconnect a back-end, so the daemon serves on: every later request
+// fails with EIO at once (READ and WRITE of the open file too), the broker's end
+// is logged once, and the daemon exits 1 when the VMM goes. What was fsync'd
+// before is on the host.
+TEST(BrokerGoneTest, EveryLaterRequestGetsEioAndTheDaemonEndsWithTheVmm) {
+  char dir_template[] = "/tmp/vfsd-broker-gone-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const std::string shared = dir + "/shared";
+  ASSERT_EQ(mkdir(shared.c_str(), 0755), 0);
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Daemon> daemon,
+      Daemon::Start({.argv = {"launcher/virtiofsd", "--socket-path={socket}", "--shared-dir={dir}"},
+                     .socket_path = dir + "/vhost.sock",
+                     .shared_dir = shared,
+                     .log_path = dir + "/daemon.log"}));
+  ASSERT_OK_AND_ASSIGN(auto driver, VhostUserFsDriver::Connect(dir + "/vhost.sock"));
+  auto fuse = std::make_unique<FuseClient>(driver.get());
+  ASSERT_OK(fuse->Init().status());
+  ASSERT_OK_AND_ASSIGN(CreateReply file, fuse->Create(FUSE_ROOT_ID, "kept", O_RDWR, 0644));
+  const uint64_t node = file.entry.nodeid;
+  const uint64_t fh = file.open.fh;
+  const std::string data = Pattern(65536, 'k');
+  ASSERT_OK_AND_ASSIGN(uint32_t written, fuse->Write(node, fh, 0, data));
+  ASSERT_EQ(written, data.size());
+  ASSERT_OK(fuse->Fsync(node, fh));
+
+  const std::vector<pid_t> brokers = ChildrenNamed(daemon->pid(), "virtiofsd-broker");
+  ASSERT_EQ(brokers.size(), 1u);
+  std::vector<pid_t> serving = ChildrenNamed(brokers[0], "virtiofsd-broker");
+  if (serving.empty()) serving = brokers;
+  ASSERT_EQ(kill(serving[0], SIGKILL), 0);
+  // The frontend learns of it when the channel closes: until then a request may
+  // still be answered.
+  absl::Status getattr;
+  for (int i = 0; i < 1000; ++i) {
+    getattr = fuse->Getattr(FUSE_ROOT_ID).status();
+    if (!getattr.ok()) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_THAT(getattr, HasErrno(EIO));
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_THAT(fuse->Lookup(FUSE_ROOT_ID, "kept"), HasErrno(EIO));
+    EXPECT_THAT(fuse->Getattr(node), HasErrno(EIO));
+    EXPECT_THAT(fuse->Write(node, fh, 0, "lost"), HasErrno(EIO));
+    EXPECT_THAT(fuse->Read(node, fh, 0, 16), HasErrno(EIO));
+    EXPECT_THAT(fuse->Fsync(node, fh), HasErrno(EIO));
+    EXPECT_THAT(fuse->Opendir(FUSE_ROOT_ID), HasErrno(EIO));
+    EXPECT_THAT(fuse->Create(FUSE_ROOT_ID, "new", O_RDWR, 0644), HasErrno(EIO));
+    EXPECT_THAT(fuse->Statfs(), HasErrno(EIO));
+  }
+  EXPECT_TRUE(daemon->Running()) << "the daemon left a VMM it served";
+  fuse.reset();
+  driver.reset();  // QEMU goes away
+  for (int i = 0; i < 1000 && daemon->Running(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_FALSE(daemon->Running()) << "the daemon outlived the VMM";
+  ASSERT_OK_AND_ASSIGN(int status, daemon->Stop());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "wait status " << status;
+  const std::string log = daemon->Log();
+  // The launcher names how the broker ended, once; the frontend says once what it
+  // means; 400 failed requests add no error line.
+  EXPECT_EQ(Count(log, "broker exited with status 137"), 1) << log;
+  EXPECT_EQ(Count(log, "every request fails from now on"), 1) << log;
+  EXPECT_LE(Count(log, "ERROR"), 4) << log;
+  EXPECT_EQ(ReadHostFile(shared + "/kept"), data);
   std::filesystem::remove_all(dir);
 }
 
