@@ -64,7 +64,6 @@ class FuseContext {
   // fuse_open_out for a file the broker opened, with the --cache policy's flags.
   fuse_open_out OpenOut(uint64_t handle, uint32_t broker_flags) const;
 
-  BrokerClient& broker() { return broker_; }
   WorkerPool* pool() const { return pool_; }
   const FuseOptions& options() const { return options_; }
   // Seconds the guest may cache entries and attributes.
