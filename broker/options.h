@@ -14,12 +14,9 @@
 
 #include "absl/status/statusor.h"
 #include "common/logging.h"
+#include "common/settings.h"
 
 namespace virtiofsd {
-
-enum class SandboxMode { kNamespace, kChroot, kNone };
-enum class SeccompAction { kKill, kLog, kTrap, kNone };
-enum class FileHandleMode { kNever, kPrefer, kMandatory };
 
 struct BrokerOptions {
   int channel_fd = -1;

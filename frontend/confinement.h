@@ -23,7 +23,8 @@
 namespace virtiofsd {
 
 // The most threads the frontend ever runs: main (the vhost-user device), the
-// broker client's receiver, the launcher link's watch, one per queue (hiprio + request queues) and the pool.
+// broker client's receiver, the launcher link's watch, one per queue (hiprio + request queues) and
+// the pool.
 int FrontendThreadBound(const FrontendOptions& options);
 
 // RLIMIT_NPROC with --unique-ids: the bound, plus room for queue threads being
@@ -31,7 +32,7 @@ int FrontendThreadBound(const FrontendOptions& options);
 uint64_t FrontendProcessLimit(const FrontendOptions& options);
 
 // Returns the seccomp filter to Install() once the connection is accepted.
-absl::StatusOr<FrontendSeccompFilter> ConfineFrontend(const FrontendOptions& options);
+absl::StatusOr<SeccompFilter> ConfineFrontend(const FrontendOptions& options);
 
 // Stop signals end the process at once. The launcher's SIGTERM needs a handler:
 // as init of its PID namespace the frontend ignores signals it has none for.

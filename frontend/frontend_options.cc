@@ -26,14 +26,6 @@ absl::Status Number(absl::string_view option, absl::string_view value, T min, T 
 
 }  // namespace
 
-std::optional<SeccompAction> ParseSeccompAction(absl::string_view name) {
-  if (name == "kill") return SeccompAction::kKill;
-  if (name == "log") return SeccompAction::kLog;
-  if (name == "trap") return SeccompAction::kTrap;
-  if (name == "none") return SeccompAction::kNone;
-  return std::nullopt;
-}
-
 absl::StatusOr<FrontendOptions> ParseFrontendOptions(const std::vector<std::string>& args) {
   FrontendOptions o;
   using Setter = std::function<absl::Status(absl::string_view)>;

@@ -16,11 +16,10 @@
 
 #include "absl/status/statusor.h"
 #include "common/logging.h"
+#include "common/settings.h"
 #include "frontend/fuse_options.h"
 
 namespace virtiofsd {
-
-enum class SeccompAction { kKill, kLog, kTrap, kNone };
 
 struct FrontendOptions {
   int channel_fd = -1;
@@ -48,8 +47,6 @@ struct FrontendOptions {
 
 // Parses argv[1..]. kInvalidArgument names the offending option.
 absl::StatusOr<FrontendOptions> ParseFrontendOptions(const std::vector<std::string>& args);
-
-std::optional<SeccompAction> ParseSeccompAction(absl::string_view name);
 
 }  // namespace virtiofsd
 

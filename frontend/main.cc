@@ -75,9 +75,9 @@ int Run(const FrontendOptions& options) {
     }
     listener = *std::move(bound);
   }
-  std::optional<FrontendSeccompFilter> filter;
+  std::optional<SeccompFilter> filter;
   if (options.sandbox) {
-    absl::StatusOr<FrontendSeccompFilter> confined = ConfineFrontend(options);
+    absl::StatusOr<SeccompFilter> confined = ConfineFrontend(options);
     if (!confined.ok()) {
       VFSD_LOG(kError, "cannot confine the frontend: %s", confined.status().ToString());
       return 1;

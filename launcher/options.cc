@@ -59,28 +59,6 @@ absl::StatusOr<T> ParseEnum(absl::string_view option, absl::string_view value,
   return BadValue(option, value, absl::StrCat("expected one of ", absl::StrJoin(choices, ", ")));
 }
 
-constexpr std::pair<absl::string_view, SandboxMode> kSandboxNames[] = {
-    {"namespace", SandboxMode::kNamespace},
-    {"chroot", SandboxMode::kChroot},
-    {"none", SandboxMode::kNone},
-};
-constexpr std::pair<absl::string_view, SeccompAction> kSeccompNames[] = {
-    {"kill", SeccompAction::kKill},
-    {"log", SeccompAction::kLog},
-    {"trap", SeccompAction::kTrap},
-    {"none", SeccompAction::kNone},
-};
-constexpr std::pair<absl::string_view, CachePolicy> kCacheNames[] = {
-    {"auto", CachePolicy::kAuto},
-    {"always", CachePolicy::kAlways},
-    {"never", CachePolicy::kNever},
-    {"metadata", CachePolicy::kMetadata},
-};
-constexpr std::pair<absl::string_view, InodeFileHandles> kInodeFileHandlesNames[] = {
-    {"never", InodeFileHandles::kNever},
-    {"prefer", InodeFileHandles::kPrefer},
-    {"mandatory", InodeFileHandles::kMandatory},
-};
 constexpr std::pair<absl::string_view, LogLevel> kLogLevelNames[] = {
     {"error", LogLevel::kError}, {"warn", LogLevel::kWarn},   {"info", LogLevel::kInfo},
     {"debug", LogLevel::kDebug}, {"trace", LogLevel::kTrace}, {"off", LogLevel::kOff},
@@ -209,13 +187,13 @@ const std::vector<OptionSpec>& Specs() {
        }},
       {"--sandbox", true,
        [](ParseState& s, absl::string_view v) {
-         VFSD_ASSIGN_OR_RETURN(s.options().sandbox, ParseEnum("--sandbox", v, kSandboxNames));
+         VFSD_ASSIGN_OR_RETURN(s.options().sandbox, ParseEnum("--sandbox", v, kSandboxModeNames));
          return absl::OkStatus();
        }},
       Flag("--readonly", &Options::readonly),
       {"--seccomp", true,
        [](ParseState& s, absl::string_view v) {
-         VFSD_ASSIGN_OR_RETURN(s.options().seccomp, ParseEnum("--seccomp", v, kSeccompNames));
+         VFSD_ASSIGN_OR_RETURN(s.options().seccomp, ParseEnum("--seccomp", v, kSeccompActionNames));
          return absl::OkStatus();
        }},
       Flag("--announce-submounts", &Options::announce_submounts),
@@ -228,7 +206,7 @@ const std::vector<OptionSpec>& Specs() {
            v = "prefer";
          }
          VFSD_ASSIGN_OR_RETURN(s.options().inode_file_handles,
-                               ParseEnum("--inode-file-handles", v, kInodeFileHandlesNames));
+                               ParseEnum("--inode-file-handles", v, kFileHandleModeNames));
          return absl::OkStatus();
        }},
       {"--cache", true,
@@ -236,7 +214,7 @@ const std::vector<OptionSpec>& Specs() {
          // libvirt passes its <cache mode='none'/> through unchanged: "none" is
          // "never", as in the legacy -o cache=none.
          if (v == "none") v = "never";
-         VFSD_ASSIGN_OR_RETURN(s.options().cache, ParseEnum("--cache", v, kCacheNames));
+         VFSD_ASSIGN_OR_RETURN(s.options().cache, ParseEnum("--cache", v, kCachePolicyNames));
          return absl::OkStatus();
        }},
       Flag("--allow-mmap", &Options::allow_mmap),
@@ -629,34 +607,6 @@ absl::Status Finish(ParseState& state) {
 }
 
 }  // namespace
-
-absl::string_view NameOf(SandboxMode mode) {
-  for (const auto& [name, value] : kSandboxNames) {
-    if (value == mode) return name;
-  }
-  return "";
-}
-
-absl::string_view NameOf(SeccompAction action) {
-  for (const auto& [name, value] : kSeccompNames) {
-    if (value == action) return name;
-  }
-  return "";
-}
-
-absl::string_view NameOf(CachePolicy policy) {
-  for (const auto& [name, value] : kCacheNames) {
-    if (value == policy) return name;
-  }
-  return "";
-}
-
-absl::string_view NameOf(InodeFileHandles mode) {
-  for (const auto& [name, value] : kInodeFileHandlesNames) {
-    if (value == mode) return name;
-  }
-  return "";
-}
 
 absl::StatusOr<Command> ParseCommandLine(absl::Span<const std::string> args) {
   if (args.empty()) {
