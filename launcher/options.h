@@ -27,9 +27,6 @@ namespace virtiofsd {
 enum class MigrationMode { kFindPaths, kFileHandles };
 enum class MigrationOnError { kAbort, kGuestError };
 
-// The virtio-fs config space holds the tag in 36 bytes.
-inline constexpr size_t kMaxTagBytes = 36;
-
 // Everything the command line says, after defaults, deprecated forms and implied
 // options (--posix-acl and --xattrmap imply --xattr) are applied. Options this
 // implementation cannot honour and that would narrow access or change ids

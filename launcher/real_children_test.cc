@@ -262,7 +262,8 @@ TEST_F(RealChildrenTest, KillingEitherChildEndsTheDaemonNamingIt) {
     Daemon daemon(dir_, args_, env_);
     const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
     ASSERT_GT(frontend, 0) << daemon.Stderr();
-    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0) << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0)
+        << daemon.Stderr();
     // The broker the launcher started (it may have forked into a pid namespace).
     const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", [&](pid_t pid) {
       return ProcStatus(pid, "PPid") == std::to_string(daemon.pid());
@@ -431,8 +432,10 @@ TEST_F(RealChildrenTest, ChildrenDieWithTheLauncherEvenByKill) {
   for (const bool vmm_connected : {false, true}) {
     SCOPED_TRACE(vmm_connected ? "serving a VMM" : "waiting for a VMM");
     Daemon daemon(dir_, args_, env_);
-    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm), 0) << daemon.Stderr();
-    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0) << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm), 0)
+        << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0)
+        << daemon.Stderr();
     UniqueFd vmm;
     if (vmm_connected) vmm = Connect();
     const std::vector<pid_t> children = Descendants(daemon.pid());
@@ -575,7 +578,8 @@ TEST_F(RealChildrenTest, RunsAsRootOfAUserNamespace) {
     ASSERT_GT(daemon, 0);
     const pid_t frontend = WaitForProcess(daemon, "virtiofsd-frontend", WaitsForTheVmm);
     ASSERT_GT(frontend, 0) << sandbox << ": " << testing::ReadFile(err);
-    ASSERT_GT(WaitForProcess(daemon, "virtiofsd-broker", ServingBroker), 0) << testing::ReadFile(err);
+    ASSERT_GT(WaitForProcess(daemon, "virtiofsd-broker", ServingBroker), 0)
+        << testing::ReadFile(err);
     // nobody of the namespace is host uid 165534; the socket belongs to its root.
     EXPECT_THAT(ProcStatus(frontend, "Uid"), StartsWith("165534\t"));
     struct stat st;
