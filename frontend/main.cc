@@ -1,21 +1,21 @@
 // virtiofsd-frontend: the unprivileged half of virtiofsd. Started by the
-// `virtiofsd` launcher with the broker channel and the vhost-user socket; see
-// frontend_options.h for the command line. Exits 0 when QEMU disconnects.
+// `virtiofsd` launcher with the broker channel, the vhost-user socket and its
+// FrontendConfig on fd 6 (common/child_config.h); it takes no arguments. Exits 0
+// when QEMU disconnects, 2 for a bad configuration.
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "common/broker_client.h"
+#include "common/child_config.h"
 #include "common/launcher_link.h"
 #include "common/logging.h"
 #include "common/status.h"
@@ -26,23 +26,6 @@
 
 namespace virtiofsd {
 namespace {
-
-absl::StatusOr<UniqueFd> Listen(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", path));
-  }
-  memcpy(addr.sun_path, path.data(), path.size());
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoError(errno, "socket");
-  unlink(path.c_str());
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return ErrnoError(errno, absl::StrCat("bind ", path));
-  }
-  if (listen(fd.get(), 1) != 0) return ErrnoError(errno, "listen");
-  return fd;
-}
 
 // Takes an inherited fd and makes sure it does not leak into anything we exec.
 UniqueFd Inherit(int fd) {
@@ -64,17 +47,7 @@ absl::Status Handshake(BrokerClient& broker) {
 
 int Run(const FrontendOptions& options) {
   UniqueFd channel = Inherit(options.channel_fd);
-  UniqueFd listener;
-  if (options.listen_fd >= 0) {
-    listener = Inherit(options.listen_fd);
-  } else {
-    absl::StatusOr<UniqueFd> bound = Listen(options.socket_path);
-    if (!bound.ok()) {
-      VFSD_LOG(kError, "%s", bound.status().ToString());
-      return 1;
-    }
-    listener = *std::move(bound);
-  }
+  UniqueFd listener = Inherit(options.listen_fd);
   std::optional<SeccompFilter> filter;
   if (options.sandbox) {
     absl::StatusOr<SeccompFilter> confined = ConfineFrontend(options);
@@ -129,8 +102,18 @@ int Run(const FrontendOptions& options) {
 }  // namespace virtiofsd
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  absl::StatusOr<virtiofsd::FrontendOptions> options = virtiofsd::ParseFrontendOptions(args);
+  if (argc > 1) {
+    fprintf(stderr,
+            "virtiofsd-frontend: takes no arguments; virtiofsd starts it with its "
+            "configuration on fd %d\n",
+            virtiofsd::kChildConfigFd);
+    return 2;
+  }
+  virtiofsd::proto::FrontendConfig config;
+  const absl::Status read = virtiofsd::ReadConfig(virtiofsd::kChildConfigFd, config);
+  absl::StatusOr<virtiofsd::FrontendOptions> options =
+      read.ok() ? virtiofsd::FrontendOptionsFromConfig(config)
+                : absl::StatusOr<virtiofsd::FrontendOptions>(read);
   if (!options.ok()) {
     fprintf(stderr, "virtiofsd-frontend: %s\n", std::string(options.status().message()).c_str());
     return 2;

@@ -27,10 +27,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/child_config.h"
 #include "common/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launcher/child_args.h"
+#include "launcher/child_configs.h"
 #include "launcher/child_process.h"
 #include "launcher/listen_socket.h"
 #include "launcher/options.h"
@@ -468,16 +469,23 @@ TEST_F(RealChildrenTest, FrontendExitsWhenTheBrokerGoesEvenWhileTheVmmIsSilent) 
   absl::StatusOr<ListenSocket> listener = CreateListenSocket(socket_, std::nullopt);
   ASSERT_TRUE(listener.ok()) << listener.status();
   command->options.shared_dir = shared_;
+  absl::StatusOr<UniqueFd> broker_config = ConfigMemfd(BrokerConfigFor(command->options));
+  ASSERT_TRUE(broker_config.ok()) << broker_config.status();
+  absl::StatusOr<UniqueFd> frontend_config =
+      ConfigMemfd(FrontendConfigFor(command->options, FrontendIdentity{}));
+  ASSERT_TRUE(frontend_config.ok()) << frontend_config.status();
   const FdMapping broker_fds[] = {{channel_ends[0].get(), kChildChannelFd},
-                                  {child_ends[0].get(), kChildLauncherFd}};
-  absl::StatusOr<ChildProcess> broker = ChildProcess::Spawn(
-      Runfile("broker/virtiofsd-broker"), BrokerArguments(command->options), broker_fds);
+                                  {child_ends[0].get(), kChildLauncherFd},
+                                  {broker_config->get(), kChildConfigFd}};
+  absl::StatusOr<ChildProcess> broker =
+      ChildProcess::Spawn(Runfile("broker/virtiofsd-broker"), {}, broker_fds);
   ASSERT_TRUE(broker.ok()) << broker.status();
   const FdMapping frontend_fds[] = {{channel_ends[1].get(), kChildChannelFd},
                                     {listener->fd.get(), kFrontendListenFd},
-                                    {child_ends[1].get(), kChildLauncherFd}};
-  absl::StatusOr<ChildProcess> frontend = ChildProcess::Spawn(
-      Runfile("frontend/virtiofsd-frontend"), FrontendArguments(command->options), frontend_fds);
+                                    {child_ends[1].get(), kChildLauncherFd},
+                                    {frontend_config->get(), kChildConfigFd}};
+  absl::StatusOr<ChildProcess> frontend =
+      ChildProcess::Spawn(Runfile("frontend/virtiofsd-frontend"), {}, frontend_fds);
   ASSERT_TRUE(frontend.ok()) << frontend.status();
   for (UniqueFd& fd : channel_ends) fd.Reset();
   for (UniqueFd& fd : child_ends) fd.Reset();
