@@ -53,8 +53,14 @@ pid_t SpawnWith(UniqueFd config, UniqueFd& client_end, void (*prepare)(const std
   const pid_t pid = fork();
   if (pid == 0) {
     if (prepare != nullptr) prepare(dir);
+    // Out of the way of the targets first (the memfd may well be fd 3).
+    const int config_fd = config.valid() ? fcntl(config.get(), F_DUPFD_CLOEXEC, 100) : -1;
     dup2(sv[1], kChildChannelFd);  // dup2 clears FD_CLOEXEC.
-    if (config.valid()) dup2(config.get(), kChildConfigFd);
+    if (config_fd >= 0) {
+      dup2(config_fd, kChildConfigFd);
+    } else {
+      close(kChildConfigFd);
+    }
     std::vector<char*> argv;
     std::string path = BrokerPath();
     argv.push_back(path.data());

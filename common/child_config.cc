@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -57,15 +58,23 @@ absl::Status ReadConfig(int fd, google::protobuf::MessageLite& config) {
     return Bad(fd, config, "not open (the child is started by virtiofsd, which passes it there)");
   }
   UniqueFd owned(fd);
-  std::string bytes;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
+  // Only a sealed memfd: never blocks (a pipe or terminal would), and nobody can
+  // change it while it is read.
+  constexpr int kSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+  struct stat st;
+  const int seals = fcntl(fd, F_GET_SEALS);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || seals < 0 || (seals & kSeals) != kSeals) {
+    return Bad(fd, config, "not a sealed memfd");
+  }
+  if (static_cast<uint64_t>(st.st_size) > kHeaderBytes + kMaxConfigBytes) {
+    return Bad(fd, config, "too long");
+  }
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = pread(fd, bytes.data() + done, bytes.size() - done, done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Bad(fd, config, absl::StrCat("read: ", strerror(errno)));
-    if (n == 0) break;
-    bytes.append(buffer, static_cast<size_t>(n));
-    if (bytes.size() > kHeaderBytes + kMaxConfigBytes) return Bad(fd, config, "too long");
+    if (n <= 0) return Bad(fd, config, absl::StrCat("read: ", strerror(n < 0 ? errno : EIO)));
+    done += static_cast<size_t>(n);
   }
   if (bytes.size() < kHeaderBytes || absl::string_view(bytes).substr(0, 4) != kMagic) {
     return Bad(fd, config, "not a virtiofsd configuration");

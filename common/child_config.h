@@ -45,10 +45,11 @@ absl::StatusOr<UniqueFd> SealedMemfd(absl::string_view bytes);
 // SealedMemfd(EncodeConfig(config)).
 absl::StatusOr<UniqueFd> ConfigMemfd(const google::protobuf::MessageLite& config);
 
-// Reads fd `fd` to its end, closes it, and parses the framed message into
-// `config`. kInvalidArgument with a message for a person, naming fd and message
-// type, when fd is not open, is not a configuration, is truncated or too long, or
-// does not parse.
+// Reads the sealed memfd `fd` whole, closes it, and parses the framed message
+// into `config`. kInvalidArgument with a message for a person, naming fd and
+// message type, when fd is not open, is not a sealed memfd (a pipe, terminal or
+// plain file: refused without reading), is not a configuration, is truncated or
+// too long, or does not parse.
 absl::Status ReadConfig(int fd, google::protobuf::MessageLite& config);
 
 // For the children's checks of what they read: kInvalidArgument

@@ -1,6 +1,7 @@
 #include "common/child_config.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <string>
@@ -66,6 +67,22 @@ TEST(ChildConfigTest, RefusesWhatIsNotAWholeConfiguration) {
     EXPECT_THAT(std::string(status.message()), HasSubstr(c.why));
     EXPECT_THAT(std::string(status.message()), HasSubstr("virtiofsd.proto.FrontendConfig"));
   }
+}
+
+TEST(ChildConfigTest, RefusesWhatIsNotASealedMemfdWithoutBlocking) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);  // Nothing written: a read would block.
+  UniqueFd write_end(pipe_fds[1]);
+  proto::BrokerConfig received;
+  absl::Status status = ReadConfig(pipe_fds[0], received);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("not a sealed memfd"));
+  // An unsealed memfd holding a good configuration: it could change under us.
+  UniqueFd unsealed(memfd_create("config", MFD_CLOEXEC));
+  const std::string good = EncodeConfig(ConfigFromText<proto::BrokerConfig>("channel_fd: 3"));
+  ASSERT_EQ(write(unsealed.get(), good.data(), good.size()), static_cast<ssize_t>(good.size()));
+  EXPECT_THAT(ReadConfig(unsealed.Release(), received),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(ChildConfigTest, SaysSoWhenTheFdIsNotOpen) {
