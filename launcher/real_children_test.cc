@@ -510,6 +510,31 @@ TEST_F(RealChildrenTest, FrontendExitsWhenTheBrokerGoesEvenWhileTheVmmIsSilent) 
   EXPECT_EQ(exit->value, 1);
 }
 
+// Each child started by hand, not by virtiofsd: with no configuration, a mangled
+// one, or arguments, it says why and exits 2 before doing anything.
+TEST_F(RealChildrenTest, ChildrenStartedByHandExitTwo) {
+  for (const char* path : {"broker/virtiofsd-broker", "frontend/virtiofsd-frontend"}) {
+    const std::string good = EncodeConfig(proto::BrokerConfig());
+    absl::StatusOr<UniqueFd> truncated = SealedMemfd(good.substr(0, good.size() / 2));
+    ASSERT_TRUE(truncated.ok());
+    const FdMapping mangled[] = {{truncated->get(), kChildConfigFd}};
+    for (auto [args, fds] :
+         {std::pair(std::vector<std::string>{}, absl::Span<const FdMapping>()),
+          std::pair(std::vector<std::string>{}, absl::MakeSpan(mangled)),
+          std::pair(std::vector<std::string>{"--help"}, absl::Span<const FdMapping>())}) {
+      absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(Runfile(path), args, fds);
+      ASSERT_TRUE(child.ok()) << child.status();
+      pollfd pfd = {child->pidfd(), POLLIN, 0};
+      ASSERT_EQ(poll(&pfd, 1, 10000), 1) << path << " did not exit";
+      std::optional<ChildExit> exit = child->TryReap();
+      ASSERT_TRUE(exit.has_value());
+      EXPECT_EQ(exit->kind, ChildExit::Kind::kExited) << path;
+      EXPECT_EQ(exit->value, 2) << path << " with " << fds.size() << " fds, " << args.size()
+                                << " arguments";
+    }
+  }
+}
+
 // Starts `virtiofsd args` as root of a new user namespace that maps ids
 // 0..65535 to host ids 100000..165535, as `lxc-usernsexec -m b:0:100000:65536`
 // (or podman unshare with a subuid range) would. stderr goes to `err`. Returns
