@@ -49,7 +49,7 @@ constexpr int kSanitizerRuntime[] = {
 
 SeccompBuilder::SeccompBuilder(SeccompAction otherwise) {
   if (otherwise == SeccompAction::kNone) return;
-  context_.reset(seccomp_init(DefaultAction(otherwise)), seccomp_release);
+  context_.reset(seccomp_init(DefaultAction(otherwise)));
   if (context_ == nullptr) {
     status_ = absl::InternalError("seccomp_init failed");
     return;

@@ -33,8 +33,12 @@ class SeccompFilter {
 
  private:
   friend class SeccompBuilder;
-  explicit SeccompFilter(std::shared_ptr<void> context) : context_(std::move(context)) {}
-  std::shared_ptr<void> context_;  // scmp_filter_ctx; null for kNone or once installed
+  using Context = std::unique_ptr<void, void (*)(scmp_filter_ctx)>;
+  explicit SeccompFilter(Context context) : context_(std::move(context)) {}
+  // scmp_filter_ctx; null for kNone or once installed. A plain deleter, not a
+  // shared_ptr: nothing virtual runs after the load (UBSan's vptr check would
+  // probe memory with syscalls the filter may forbid).
+  Context context_;
 };
 
 class SeccompBuilder {
@@ -69,7 +73,7 @@ class SeccompBuilder {
  private:
   void Add(uint32_t action, int syscall, absl::Span<const scmp_arg_cmp> conditions);
 
-  std::shared_ptr<void> context_;  // null for kNone
+  SeccompFilter::Context context_{nullptr, seccomp_release};  // null for kNone
   absl::Status status_;
 };
 
