@@ -2,7 +2,7 @@
 // a share through an inherited channel, the hostile requests of the escape suite
 // still reach nothing outside, and /proc/<broker>/status shows only the expected
 // capabilities, seccomp mode 2 and NoNewPrivs 1. It exits 0 when the channel
-// closes, and 2 for bad options.
+// closes, and 2 for a bad configuration (or any argument at all).
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -24,11 +24,15 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "broker/capabilities.h"
 #include "broker/testing/test_broker.h"
 #include "common/broker_client.h"
+#include "common/child_config.h"
 #include "common/status_matchers.h"
+#include "common/testing/config_text.h"
 #include "gtest/gtest.h"
+#include "proto/config.pb.h"
 
 namespace virtiofsd::testing {
 namespace {
@@ -39,21 +43,28 @@ std::string BrokerPath() {
   return std::string(getenv("TEST_SRCDIR")) + "/virtiofsd/broker/virtiofsd-broker";
 }
 
-// Starts the broker with the child end of a SEQPACKET pair as fd 3, after
+// Starts the broker as the launcher does: the child end of a SEQPACKET pair as
+// fd 3, `config` on fd 6 and no arguments (unless `args` are given), after
 // `prepare` (in the child) when given.
-pid_t Spawn(const std::vector<std::string>& args, UniqueFd& client_end,
-            void (*prepare)(const std::string&) = nullptr, const std::string& dir = "") {
+pid_t SpawnWith(UniqueFd config, UniqueFd& client_end, void (*prepare)(const std::string&),
+                const std::string& dir, std::vector<std::string> args = {}) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) abort();
   const pid_t pid = fork();
   if (pid == 0) {
     if (prepare != nullptr) prepare(dir);
-    dup2(sv[1], 3);  // dup2 clears FD_CLOEXEC on 3.
+    // Out of the way of the targets first (the memfd may well be fd 3).
+    const int config_fd = config.valid() ? fcntl(config.get(), F_DUPFD_CLOEXEC, 100) : -1;
+    dup2(sv[1], kChildChannelFd);  // dup2 clears FD_CLOEXEC.
+    if (config_fd >= 0) {
+      dup2(config_fd, kChildConfigFd);
+    } else {
+      close(kChildConfigFd);
+    }
     std::vector<char*> argv;
     std::string path = BrokerPath();
     argv.push_back(path.data());
-    std::vector<std::string> copy = args;
-    for (std::string& arg : copy) argv.push_back(arg.data());
+    for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
     // LeakSanitizer's exit-time scan (sanitizer builds) needs ptrace, which the
     // broker's seccomp policy rightly forbids.
@@ -64,6 +75,17 @@ pid_t Spawn(const std::vector<std::string>& args, UniqueFd& client_end,
   close(sv[1]);
   client_end.Reset(sv[0]);
   return pid;
+}
+
+// With a BrokerConfig in text format.
+pid_t Spawn(const std::string& config, UniqueFd& client_end,
+            void (*prepare)(const std::string&) = nullptr, const std::string& dir = "") {
+  return SpawnWith(ConfigMemfdFromText<proto::BrokerConfig>(config), client_end, prepare, dir);
+}
+
+// "channel_fd: 3 shared_dir: DIR sandbox: SANDBOX" and `more`.
+std::string Config(const std::string& dir, const std::string& sandbox, const std::string& more) {
+  return absl::StrCat("channel_fd: 3 shared_dir: '", dir, "' sandbox: '", sandbox, "' ", more);
 }
 
 int WaitExit(pid_t pid) {
@@ -130,10 +152,8 @@ class BrokerExecTest : public ::testing::TestWithParam<std::string> {
 TEST_P(BrokerExecTest, ServesConfinedAndExitsWhenTheChannelCloses) {
   const std::string sandbox = GetParam();
   UniqueFd channel;
-  const pid_t pid =
-      Spawn({"--channel-fd=3", "--shared-dir=" + tmp_.Path("share"), "--sandbox=" + sandbox,
-             "--seccomp=kill", "--threads=2", "--log-level=warn"},
-            channel);
+  const pid_t pid = Spawn(
+      Config(tmp_.Path("share"), sandbox, "seccomp: 'kill' threads: 2 log_level: 'warn'"), channel);
   {
     BrokerClient client(FrameSocket(std::move(channel)));
     proto::Request handshake;
@@ -228,17 +248,37 @@ TEST_P(BrokerExecTest, ServesConfinedAndExitsWhenTheChannelCloses) {
 
 INSTANTIATE_TEST_SUITE_P(Sandbox, BrokerExecTest, ::testing::Values("namespace", "chroot", "none"));
 
-TEST(BrokerExecOptionsTest, BadOptionsExitTwo) {
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"--shared-dir=/tmp"},
-           {"--channel-fd=3", "--shared-dir=/tmp", "--sandbox=jail"},
-           {"--channel-fd=3", "--shared-dir=/tmp", "--xattr", "--xattrmap=:bogus:"},
-           {"--channel-fd=3", "--shared-dir=/tmp", "--modcaps=+nonsense"},
-           {"--channel-fd=0", "--shared-dir=/tmp"},  // Not a socket.
+TEST(BrokerExecOptionsTest, BadConfigurationsExitTwo) {
+  for (const std::string& config : {
+           std::string("shared_dir: '/tmp'"), Config("/tmp", "jail", ""),
+           Config("/tmp", "none", "xattr: true xattrmap: ':bogus:'"),
+           Config("/tmp", "none", "modcaps: '+nonsense'"),
+           Config("/tmp", "none", "translate_uid: 'nonsense'"),
+           std::string("channel_fd: 0 shared_dir: '/tmp'"),  // Not a socket.
        }) {
     UniqueFd channel;
-    EXPECT_EQ(WaitExit(Spawn(args, channel)), 2) << ::testing::PrintToString(args);
+    EXPECT_EQ(WaitExit(Spawn(config, channel)), 2) << config;
   }
+}
+
+// Started by hand without virtiofsd: whatever is (or is not) on fd 6, and any
+// argument, ends in one message and exit status 2 before anything is served.
+TEST(BrokerExecOptionsTest, NoOrAMangledConfigurationExitsTwo) {
+  const std::string good = EncodeConfig(ConfigFromText<proto::BrokerConfig>(
+      Config(::testing::TempDir(), "none", "log_level: 'off'")));
+  for (const std::string& bytes :
+       {std::string(""), std::string("--shared-dir=/tmp"), good.substr(0, good.size() - 2)}) {
+    absl::StatusOr<UniqueFd> memfd = SealedMemfd(bytes);
+    ASSERT_TRUE(memfd.ok());
+    UniqueFd channel;
+    EXPECT_EQ(WaitExit(SpawnWith(*std::move(memfd), channel, nullptr, "")), 2)
+        << bytes.size() << " bytes";
+  }
+  UniqueFd channel;
+  EXPECT_EQ(WaitExit(SpawnWith(UniqueFd(), channel, nullptr, "")), 2) << "nothing on fd 6";
+  absl::StatusOr<UniqueFd> memfd = SealedMemfd(good);
+  ASSERT_TRUE(memfd.ok());
+  EXPECT_EQ(WaitExit(SpawnWith(*std::move(memfd), channel, nullptr, "", {"--help"})), 2);
 }
 
 // A share that is a filesystem of its own (a tmpfs in the broker's mount
@@ -249,9 +289,7 @@ TEST(BrokerExecFileHandlesTest, ServesWithFileHandlesOnAFilesystemRoot) {
   for (const char* sandbox : {"namespace", "chroot", "none"}) {
     UniqueFd channel;
     const pid_t pid = Spawn(
-        {"--channel-fd=3", "--shared-dir=" + tmp.path(), std::string("--sandbox=") + sandbox,
-         "--inode-file-handles=mandatory", "--log-level=warn"},
-        channel,
+        Config(tmp.path(), sandbox, "inode_file_handles: 'mandatory' log_level: 'warn'"), channel,
         [](const std::string& dir) {
           if (unshare(CLONE_NEWNS) != 0 ||
               mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
@@ -297,9 +335,7 @@ TEST(BrokerExecFileHandlesTest, ServesWithFileHandlesOnAFilesystemRoot) {
 TEST(BrokerExecOptionsTest, MandatoryFileHandlesOnAShareThatIsNotAFilesystemRootExitTwo) {
   TempDir tmp;  // A directory, never a mount of its own.
   UniqueFd channel;
-  EXPECT_EQ(WaitExit(Spawn({"--channel-fd=3", "--shared-dir=" + tmp.path(), "--sandbox=none",
-                            "--inode-file-handles=mandatory"},
-                           channel)),
+  EXPECT_EQ(WaitExit(Spawn(Config(tmp.path(), "none", "inode_file_handles: 'mandatory'"), channel)),
             2);
 }
 
@@ -308,9 +344,8 @@ TEST(BrokerExecOptionsTest, MandatoryFileHandlesOnAShareThatIsNotAFilesystemRoot
 TEST(BrokerExecOptionsTest, PreferredFileHandlesOnAShareThatIsNotAFilesystemRootFallBack) {
   TempDir tmp;
   UniqueFd channel;
-  const pid_t pid = Spawn({"--channel-fd=3", "--shared-dir=" + tmp.path(), "--sandbox=none",
-                           "--inode-file-handles=prefer", "--log-level=off"},
-                          channel);
+  const pid_t pid =
+      Spawn(Config(tmp.path(), "none", "inode_file_handles: 'prefer' log_level: 'off'"), channel);
   FrameSocket socket(std::move(channel));
   ASSERT_TRUE(socket.Send("\xff\xff\xff garbage").ok());
   EXPECT_EQ(WaitExit(pid), 1);  // served (and refused the garbage), did not exit 2
@@ -319,9 +354,7 @@ TEST(BrokerExecOptionsTest, PreferredFileHandlesOnAShareThatIsNotAFilesystemRoot
 TEST(BrokerExecOptionsTest, AMalformedFrameEndsTheBroker) {
   TempDir tmp;
   UniqueFd channel;
-  const pid_t pid =
-      Spawn({"--channel-fd=3", "--shared-dir=" + tmp.path(), "--sandbox=none", "--log-level=off"},
-            channel);
+  const pid_t pid = Spawn(Config(tmp.path(), "none", "log_level: 'off'"), channel);
   FrameSocket socket(std::move(channel));
   ASSERT_TRUE(socket.Send("\xff\xff\xff garbage").ok());
   EXPECT_EQ(WaitExit(pid), 1);

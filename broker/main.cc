@@ -1,8 +1,9 @@
 // virtiofsd-broker: the confined process that performs the filesystem operations
 // of a virtio-fs share for its frontend. Started by the launcher with an
-// inherited SOCK_SEQPACKET channel; see broker/options.h for the command line.
+// inherited SOCK_SEQPACKET channel and its BrokerConfig on fd 6
+// (common/child_config.h); it takes no arguments.
 // Exit status: 0 when the frontend closed the channel, 1 when it broke the
-// protocol or start-up failed, 2 for bad options.
+// protocol or start-up failed, 2 for a bad configuration.
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,10 +26,12 @@
 #include "broker/sandbox.h"
 #include "broker/server.h"
 #include "broker/xattr_map.h"
+#include "common/child_config.h"
 #include "common/frame_socket.h"
 #include "common/launcher_link.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "proto/config.pb.h"
 
 namespace virtiofsd {
 namespace {
@@ -43,18 +46,22 @@ int Fail(const absl::Status& status) {
 }
 
 int Main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  bool prefer_fell_back = false;
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    fputs(BrokerUsage().c_str(), stdout);
-    return 0;
-  }
-  absl::StatusOr<BrokerOptions> parsed = ParseBrokerOptions(args);
-  if (!parsed.ok()) {
-    fprintf(stderr, "virtiofsd-broker: %s\n%s", std::string(parsed.status().message()).c_str(),
-            BrokerUsage().c_str());
+  if (argc > 1) {
+    fprintf(stderr,
+            "virtiofsd-broker: takes no arguments; virtiofsd starts it with its configuration "
+            "on fd %d\n",
+            kChildConfigFd);
     return 2;
   }
+  proto::BrokerConfig message;
+  const absl::Status read = ReadConfig(kChildConfigFd, message);
+  absl::StatusOr<BrokerOptions> parsed =
+      read.ok() ? BrokerOptionsFromConfig(message) : absl::StatusOr<BrokerOptions>(read);
+  if (!parsed.ok()) {
+    fprintf(stderr, "virtiofsd-broker: %s\n", std::string(parsed.status().message()).c_str());
+    return 2;
+  }
+  bool prefer_fell_back = false;
   BrokerOptions& options = *parsed;
   // A file handle could name any inode of the share's filesystem: `prefer` takes
   // handles only where that stays beneath the share, `mandatory` insists (below).
@@ -94,7 +101,7 @@ int Main(int argc, char** argv) {
   if (fstat(options.channel_fd, &channel_stat) < 0 || !S_ISSOCK(channel_stat.st_mode) ||
       getsockopt(options.channel_fd, SOL_SOCKET, SO_TYPE, &socket_type, &type_len) < 0 ||
       socket_type != SOCK_SEQPACKET) {
-    fprintf(stderr, "virtiofsd-broker: --channel-fd=%d is not a SOCK_SEQPACKET socket\n",
+    fprintf(stderr, "virtiofsd-broker: channel fd %d is not a SOCK_SEQPACKET socket\n",
             options.channel_fd);
     return 2;
   }
@@ -110,9 +117,6 @@ int Main(int argc, char** argv) {
              "--inode-file-handles=prefer: %s is not the root of its filesystem, where a file "
              "handle could reach beyond it; holding O_PATH fds instead",
              options.shared_dir);
-  }
-  if (options.security_label) {
-    VFSD_LOG(kWarn, "--security-label: the protocol carries no security context; ignored");
   }
 
   absl::StatusOr<uint64_t> nofile = RaiseNofileLimit(options.rlimit_nofile);

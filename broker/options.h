@@ -1,8 +1,8 @@
-// The broker's command line (see README "Executable contract"): parsed into
-// BrokerOptions by a pure function, so every spelling and every refusal is tested
-// without starting a broker.
+// The broker's settings, read from the BrokerConfig the launcher hands it
+// (proto/config.proto, common/child_config.h) and checked as any outside input:
+// the broker may be started by hand with anything on fd 6. Pure: no I/O.
 //
-// Errors are kInvalidArgument with a message naming the option; the executable
+// Errors are kInvalidArgument with a message naming the field; the executable
 // prints it and exits 2.
 
 #ifndef VIRTIOFSD_BROKER_OPTIONS_H_
@@ -14,12 +14,10 @@
 
 #include "absl/status/statusor.h"
 #include "common/logging.h"
+#include "common/settings.h"
+#include "proto/config.pb.h"
 
 namespace virtiofsd {
-
-enum class SandboxMode { kNamespace, kChroot, kNone };
-enum class SeccompAction { kKill, kLog, kTrap, kNone };
-enum class FileHandleMode { kNever, kPrefer, kMandatory };
 
 struct BrokerOptions {
   int channel_fd = -1;
@@ -35,7 +33,6 @@ struct BrokerOptions {
   bool writeback = false;
   bool killpriv_v2 = false;
   bool preserve_noatime = false;
-  bool security_label = false;
   std::string xattrmap;  // Rules in the Rust virtiofsd syntax; empty: none.
   // --translate-uid/--translate-gid rules, one per element, in order
   // (broker/id_translation.h).
@@ -50,12 +47,9 @@ struct BrokerOptions {
   int launcher_fd = -1;
 };
 
-// Parses argv[1..]. Options take `--name=value` (or `--name value`); booleans take
-// no value.
-absl::StatusOr<BrokerOptions> ParseBrokerOptions(const std::vector<std::string>& args);
-
-// One line per option, for --help and error messages.
-std::string BrokerUsage();
+// The checked settings of `config`: required fields present, names known,
+// numbers in range, posix_acl implying xattr, xattrmap only with xattr.
+absl::StatusOr<BrokerOptions> BrokerOptionsFromConfig(const proto::BrokerConfig& config);
 
 }  // namespace virtiofsd
 

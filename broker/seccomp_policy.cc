@@ -4,12 +4,8 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <unistd.h>
 
-#include <memory>
-
-#include "absl/strings/str_cat.h"
+#include "common/seccomp_builder.h"
 #include "common/status.h"
 
 namespace virtiofsd {
@@ -88,110 +84,31 @@ constexpr int kAllowed[] = {
     SCMP_SYS(writev),
 };
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-// Only in sanitizer builds (tests): what their runtimes call behind our back
-// (pipe2 to probe memory, per-thread alternate signal stacks, stack limits).
-constexpr int kSanitizerRuntime[] = {
-    SCMP_SYS(getrlimit),
-    SCMP_SYS(pipe2),
-    SCMP_SYS(prlimit64),
-    SCMP_SYS(sigaltstack),
-};
-#endif
-
 // fcntl commands the broker uses.
 constexpr int kFcntlCommands[] = {F_DUPFD_CLOEXEC, F_GETFD,     F_GETFL,     F_SETFD,
                                   F_SETFL,         F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW};
 
-uint32_t DefaultAction(SeccompAction action) {
-  switch (action) {
-    case SeccompAction::kKill:
-      return SCMP_ACT_KILL_PROCESS;
-    case SeccompAction::kLog:
-      return SCMP_ACT_LOG;
-    case SeccompAction::kTrap:
-      return SCMP_ACT_TRAP;
-    case SeccompAction::kNone:
-      break;
-  }
-  return SCMP_ACT_ALLOW;
-}
-
-absl::Status Check(int rc, const char* what) {
-  return rc == 0 ? absl::OkStatus() : ErrnoError(-rc, what);
-}
-
 }  // namespace
 
 absl::Status InstallSeccompPolicy(SeccompAction action, bool file_handles) {
-  if (action == SeccompAction::kNone) return absl::OkStatus();
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return ErrnoError(errno, "no_new_privs");
-  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(DefaultAction(action)),
-                                                       seccomp_release);
-  if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
-  scmp_filter_ctx f = ctx.get();
-  for (int nr : kAllowed) {
-    VFSD_RETURN_IF_ERROR(Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add"));
-  }
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  for (int nr : kSanitizerRuntime) {
-    VFSD_RETURN_IF_ERROR(Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add"));
-  }
-#endif
-  if (file_handles) {
-    for (int nr : {SCMP_SYS(name_to_handle_at), SCMP_SYS(open_by_handle_at)}) {
-      VFSD_RETURN_IF_ERROR(Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 0), "handle rules"));
-    }
-  }
-  // Threads only: no new processes.
-  VFSD_RETURN_IF_ERROR(
-      Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                             SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)),
-            "clone rule"));
-  // clone3 passes its flags in memory, out of the filter's reach: ENOSYS makes
-  // glibc fall back to clone.
-  VFSD_RETURN_IF_ERROR(
-      Check(seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), "clone3 rule"));
-  VFSD_RETURN_IF_ERROR(Check(
-      seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1, SCMP_A0(SCMP_CMP_EQ, CLONE_FS)),
-      "unshare rule"));
+  SeccompBuilder policy(action);
+  policy.Allow(kAllowed).AllowThreadsOnly().AllowSignalsToOwnThreads();  // Lock interrupts.
+  if (file_handles) policy.Allow({SCMP_SYS(name_to_handle_at), SCMP_SYS(open_by_handle_at)});
+  policy.AllowIf(SCMP_SYS(unshare), {SCMP_A0(SCMP_CMP_EQ, CLONE_FS)});
   for (int command : kFcntlCommands) {
-    VFSD_RETURN_IF_ERROR(
-        Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-                               SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(command))),
-              "fcntl rule"));
+    policy.AllowIf(SCMP_SYS(fcntl), {SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(command))});
   }
-  // isatty() from stdio.
-  VFSD_RETURN_IF_ERROR(
-      Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)),
-            "ioctl rule"));
-  // Signals only to our own threads (interrupting lock waiters).
-  VFSD_RETURN_IF_ERROR(
-      Check(seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                             SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(getpid()))),
-            "tgkill rule"));
-  // Load into every thread of the process.
-  VFSD_RETURN_IF_ERROR(Check(seccomp_attr_set(f, SCMP_FLTATR_CTL_TSYNC, 1), "tsync"));
-  return Check(seccomp_load(f), "seccomp_load");
+  policy.AllowIf(SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, TCGETS)});  // isatty() from stdio.
+  VFSD_ASSIGN_OR_RETURN(SeccompFilter filter, policy.Build());
+  return filter.Install();
 }
 
 absl::Status InstallWaiterSeccompPolicy() {
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return ErrnoError(errno, "no_new_privs");
-  std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS),
-                                                       seccomp_release);
-  if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
-  for (int nr : {SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(restart_syscall),
-                 SCMP_SYS(rt_sigreturn), SCMP_SYS(wait4)}) {
-    VFSD_RETURN_IF_ERROR(
-        Check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add"));
-  }
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  for (int nr : kSanitizerRuntime) {
-    VFSD_RETURN_IF_ERROR(
-        Check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add"));
-  }
-#endif
-  return Check(seccomp_load(ctx.get()), "seccomp_load");
+  SeccompBuilder policy(SeccompAction::kKill);
+  policy.Allow({SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(restart_syscall),
+                SCMP_SYS(rt_sigreturn), SCMP_SYS(wait4)});
+  VFSD_ASSIGN_OR_RETURN(SeccompFilter filter, policy.Build());
+  return filter.Install();
 }
 
 }  // namespace virtiofsd

@@ -11,7 +11,7 @@
 #define VIRTIOFSD_BROKER_SECCOMP_POLICY_H_
 
 #include "absl/status/status.h"
-#include "broker/options.h"
+#include "common/settings.h"
 
 namespace virtiofsd {
 

@@ -45,15 +45,23 @@ const char* LevelName(LogLevel level) {
 
 }  // namespace
 
+constexpr std::pair<absl::string_view, LogLevel> kLogLevelNames[] = {
+    {"off", LogLevel::kOff},   {"error", LogLevel::kError}, {"warn", LogLevel::kWarn},
+    {"info", LogLevel::kInfo}, {"debug", LogLevel::kDebug}, {"trace", LogLevel::kTrace},
+};
+
 std::optional<LogLevel> ParseLogLevel(absl::string_view name) {
-  static constexpr std::pair<absl::string_view, LogLevel> kNames[] = {
-      {"off", LogLevel::kOff},   {"error", LogLevel::kError}, {"warn", LogLevel::kWarn},
-      {"info", LogLevel::kInfo}, {"debug", LogLevel::kDebug}, {"trace", LogLevel::kTrace},
-  };
-  for (const auto& [text, level] : kNames) {
+  for (const auto& [text, level] : kLogLevelNames) {
     if (name == text) return level;
   }
   return std::nullopt;
+}
+
+absl::string_view NameOf(LogLevel level) {
+  for (const auto& [text, item] : kLogLevelNames) {
+    if (item == level) return text;
+  }
+  return "";
 }
 
 void InitLogging(absl::string_view program, LogLevel level) {

@@ -26,6 +26,8 @@ enum class LogLevel { kOff = 0, kError, kWarn, kInfo, kDebug, kTrace };
 
 // "error", "warn", "info", "debug", "trace", "off"; nullopt for anything else.
 std::optional<LogLevel> ParseLogLevel(absl::string_view name);
+// The name ParseLogLevel() takes back.
+absl::string_view NameOf(LogLevel level);
 
 // Sets the process-wide threshold; `program` names the process on stderr lines.
 void InitLogging(absl::string_view program, LogLevel level);

@@ -20,6 +20,10 @@ TEST(LoggingTest, ParsesTheRustDaemonsLevelNames) {
   EXPECT_EQ(ParseLogLevel("verbose"), std::nullopt);
   EXPECT_EQ(ParseLogLevel(""), std::nullopt);
   EXPECT_EQ(ParseLogLevel("INFO"), std::nullopt);
+  for (LogLevel level : {LogLevel::kOff, LogLevel::kError, LogLevel::kWarn, LogLevel::kInfo,
+                         LogLevel::kDebug, LogLevel::kTrace}) {
+    EXPECT_EQ(ParseLogLevel(NameOf(level)), level);
+  }
 }
 
 TEST(LoggingTest, ThresholdSelectsLevels) {

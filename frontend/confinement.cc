@@ -91,10 +91,9 @@ uint64_t FrontendProcessLimit(const FrontendOptions& options) {
   return limit;
 }
 
-absl::StatusOr<FrontendSeccompFilter> ConfineFrontend(const FrontendOptions& options) {
+absl::StatusOr<SeccompFilter> ConfineFrontend(const FrontendOptions& options) {
   // The filter names this process: build it before anything else can fail late.
-  VFSD_ASSIGN_OR_RETURN(FrontendSeccompFilter filter,
-                        FrontendSeccompFilter::Build(options.seccomp));
+  VFSD_ASSIGN_OR_RETURN(SeccompFilter filter, BuildFrontendSeccompFilter(options.seccomp));
   // The broker's limit too, so every fd its budget hands out can be received.
   if (options.rlimit_nofile > 0) {
     VFSD_RETURN_IF_ERROR(SetLimit(RLIMIT_NOFILE, options.rlimit_nofile, "RLIMIT_NOFILE"));

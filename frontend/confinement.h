@@ -32,7 +32,7 @@ int FrontendThreadBound(const FrontendOptions& options);
 uint64_t FrontendProcessLimit(const FrontendOptions& options);
 
 // Returns the seccomp filter to Install() once the connection is accepted.
-absl::StatusOr<FrontendSeccompFilter> ConfineFrontend(const FrontendOptions& options);
+absl::StatusOr<SeccompFilter> ConfineFrontend(const FrontendOptions& options);
 
 // Stop signals end the process at once. The launcher's SIGTERM needs a handler:
 // as init of its PID namespace the frontend ignores signals it has none for.

@@ -36,7 +36,7 @@ FrontendOptions Options() {
 // Confines this (forked, single-threaded) process as the frontend is; exits 99
 // if that fails.
 void ConfineOrDie(const FrontendOptions& options) {
-  absl::StatusOr<FrontendSeccompFilter> filter = ConfineFrontend(options);
+  absl::StatusOr<SeccompFilter> filter = ConfineFrontend(options);
   if (!filter.ok() || !filter->Install().ok()) _exit(99);
 }
 

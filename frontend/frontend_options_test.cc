@@ -1,36 +1,27 @@
 #include "frontend/frontend_options.h"
 
 #include "common/status_matchers.h"
+#include "common/testing/config_text.h"
 #include "gtest/gtest.h"
 
 namespace virtiofsd {
 namespace {
 
-using ::virtiofsd::testing::IsOk;
+using ::virtiofsd::testing::ConfigFromText;
 using ::virtiofsd::testing::StatusIs;
 
-TEST(FrontendOptionsTest, ParsesEveryOption) {
-  ASSERT_OK_AND_ASSIGN(FrontendOptions o, ParseFrontendOptions({"--channel-fd=3",
-                                                                "--fd=4",
-                                                                "--tag=myfs",
-                                                                "--cache=always",
-                                                                "--writeback",
-                                                                "--no-readdirplus",
-                                                                "--allow-direct-io",
-                                                                "--announce-submounts",
-                                                                "--killpriv-v2",
-                                                                "--posix-acl",
-                                                                "--xattr",
-                                                                "--allow-mmap",
-                                                                "--thread-pool-size=8",
-                                                                "--request-queues=4",
-                                                                "--seccomp=log",
-                                                                "--sandbox-uid=1234",
-                                                                "--sandbox-gid=5678",
-                                                                "--unique-ids",
-                                                                "--rlimit-nofile=4096",
-                                                                "--log-level=debug",
-                                                                "--launcher-fd=5"}));
+absl::StatusOr<FrontendOptions> FromText(const std::string& text) {
+  return FrontendOptionsFromConfig(ConfigFromText<proto::FrontendConfig>(text));
+}
+
+TEST(FrontendOptionsTest, TakesEveryField) {
+  ASSERT_OK_AND_ASSIGN(
+      FrontendOptions o,
+      FromText(R"(channel_fd: 3 listen_fd: 4 tag: "myfs" cache: "always" writeback: true
+                  no_readdirplus: true announce_submounts: true killpriv_v2: true
+                  posix_acl: true allow_mmap: true thread_pool_size: 8 request_queues: 4
+                  seccomp: "log" sandbox_uid: 1234 sandbox_gid: 5678 unique_ids: true
+                  rlimit_nofile: 4096 log_level: "debug" launcher_fd: 5)"));
   EXPECT_EQ(o.channel_fd, 3);
   EXPECT_EQ(o.listen_fd, 4);
   EXPECT_EQ(o.tag, "myfs");
@@ -54,26 +45,28 @@ TEST(FrontendOptionsTest, ParsesEveryOption) {
 }
 
 TEST(FrontendOptionsTest, DefaultsAreSafe) {
-  ASSERT_OK_AND_ASSIGN(FrontendOptions o,
-                       ParseFrontendOptions({"--channel-fd=3", "--socket-path=/tmp/s"}));
+  ASSERT_OK_AND_ASSIGN(FrontendOptions o, FromText("channel_fd: 3 listen_fd: 4"));
   EXPECT_EQ(o.seccomp, SeccompAction::kKill);
   EXPECT_TRUE(o.sandbox);
   EXPECT_EQ(o.sandbox_uid, 65534u);
+  EXPECT_EQ(o.sandbox_gid, 65534u);
   EXPECT_FALSE(o.unique_ids);
   EXPECT_EQ(o.rlimit_nofile, 0u);
+  EXPECT_EQ(o.request_queues, 1);
   EXPECT_EQ(o.fuse.cache, CachePolicy::kAuto);
   EXPECT_TRUE(o.fuse.readdirplus);
+  EXPECT_EQ(o.launcher_fd, -1);
 }
 
 struct BadCase {
-  std::vector<std::string> args;
+  std::string text;
   const char* names;  // The message must name this.
 };
 
 class FrontendOptionsBadTest : public ::testing::TestWithParam<BadCase> {};
 
-TEST_P(FrontendOptionsBadTest, IsRefusedNamingTheOption) {
-  auto parsed = ParseFrontendOptions(GetParam().args);
+TEST_P(FrontendOptionsBadTest, IsRefusedNamingTheField) {
+  absl::StatusOr<FrontendOptions> parsed = FromText(GetParam().text);
   ASSERT_THAT(parsed, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_NE(parsed.status().message().find(GetParam().names), absl::string_view::npos)
       << parsed.status();
@@ -82,21 +75,19 @@ TEST_P(FrontendOptionsBadTest, IsRefusedNamingTheOption) {
 INSTANTIATE_TEST_SUITE_P(
     Table, FrontendOptionsBadTest,
     ::testing::Values(
-        BadCase{{"--fd=4"}, "--channel-fd"}, BadCase{{"--channel-fd=3"}, "--fd/--socket-path"},
-        BadCase{{"--channel-fd=3", "--fd=4", "--socket-path=/x"}, "--fd/--socket-path"},
-        BadCase{{"--channel-fd=x", "--fd=4"}, "--channel-fd"},
-        BadCase{{"--channel-fd=-1", "--fd=4"}, "--channel-fd"},
-        BadCase{{"--channel-fd=3", "--fd=4", "--cache=sometimes"}, "--cache"},
-        BadCase{{"--channel-fd=3", "--fd=4", "--seccomp=maybe"}, "--seccomp"},
-        BadCase{{"--channel-fd=3", "--fd=4", "--log-level=loud"}, "--log-level"},
-        BadCase{{"--channel-fd=3", "--fd=4", "--tag="}, "--tag"},
-        BadCase{{"--channel-fd=3", "--fd=4", std::string("--tag=") + std::string(37, 't')},
-                "--tag"},
-        BadCase{{"--channel-fd=3", "--fd=4", "--request-queues=0"}, "--request-queues"},
-        BadCase{{"--channel-fd=3", "--fd=4", "--bogus"}, "--bogus"},
-        BadCase{{"--channel-fd=3", "--fd=4", "--rlimit-nofile=0"}, "--rlimit-nofile"},
-        BadCase{{"--channel-fd=3", "--fd=4", "--xattr=1"}, "--xattr"},
-        BadCase{{"--channel-fd=3", "--fd=4", "--cache"}, "--cache"}));
+        BadCase{"listen_fd: 4", "FrontendConfig.channel_fd"},
+        BadCase{"channel_fd: 3", "FrontendConfig.listen_fd"},
+        BadCase{"channel_fd: -1 listen_fd: 4", "channel_fd"},
+        BadCase{"channel_fd: 3 listen_fd: 4 launcher_fd: -5", "launcher_fd"},
+        BadCase{R"(channel_fd: 3 listen_fd: 4 cache: "sometimes")", "cache"},
+        BadCase{R"(channel_fd: 3 listen_fd: 4 cache: "none")", "cache"},  // The launcher's alias.
+        BadCase{R"(channel_fd: 3 listen_fd: 4 seccomp: "maybe")", "seccomp"},
+        BadCase{R"(channel_fd: 3 listen_fd: 4 log_level: "loud")", "log_level"},
+        BadCase{"channel_fd: 3 listen_fd: 4 tag: \"" + std::string(37, 't') + "\"", "tag"},
+        BadCase{"channel_fd: 3 listen_fd: 4 request_queues: 65", "request_queues"},
+        BadCase{"channel_fd: 3 listen_fd: 4 thread_pool_size: 1025", "thread_pool_size"},
+        BadCase{"channel_fd: 3 listen_fd: 4 sandbox_uid: 4294967295", "sandbox_uid"},
+        BadCase{"channel_fd: 3 listen_fd: 4 rlimit_nofile: 2000000000000", "rlimit_nofile"}));
 
 }  // namespace
 }  // namespace virtiofsd

@@ -1,20 +1,12 @@
 // What the FUSE session offers the guest, from the command line: cache policy and
-// the optional protocol features. Pure data plus the policy's timeouts.
+// the optional protocol features. Pure data.
 
 #ifndef VIRTIOFSD_FRONTEND_FUSE_OPTIONS_H_
 #define VIRTIOFSD_FRONTEND_FUSE_OPTIONS_H_
 
-#include <cstdint>
-#include <optional>
-
-#include "absl/strings/string_view.h"
+#include "common/settings.h"
 
 namespace virtiofsd {
-
-// --cache, with the Rust virtiofsd's meaning.
-enum class CachePolicy { kAuto, kAlways, kNever, kMetadata };
-
-std::optional<CachePolicy> ParseCachePolicy(absl::string_view name);
 
 struct FuseOptions {
   CachePolicy cache = CachePolicy::kAuto;
@@ -25,10 +17,6 @@ struct FuseOptions {
   bool posix_acl = false;
   bool allow_mmap = false;
 };
-
-// Seconds the guest may cache entries and attributes under `policy`:
-// auto 1, always 86400, never 0, metadata 86400.
-uint64_t CacheTimeoutSeconds(CachePolicy policy);
 
 }  // namespace virtiofsd
 

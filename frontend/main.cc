@@ -1,7 +1,8 @@
 // virtiofsd-frontend: the unprivileged half of virtiofsd. Started by the
-// `virtiofsd` launcher with the broker channel and the vhost-user socket; see
-// frontend_options.h for the command line. Exits 0 when QEMU disconnects, 1 if
-// the broker had gone by then (every request since was answered EIO).
+// `virtiofsd` launcher with the broker channel, the vhost-user socket and its
+// FrontendConfig on fd 6 (common/child_config.h); it takes no arguments. Exits 0
+// when QEMU disconnects, 1 if the broker had gone by then (every request since
+// was answered EIO), 2 for a bad configuration.
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +14,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "common/broker_client.h"
+#include "common/child_config.h"
 #include "common/launcher_link.h"
 #include "common/logging.h"
 #include "common/status.h"
@@ -47,15 +48,10 @@ absl::Status Handshake(BrokerClient& broker) {
 
 int Run(const FrontendOptions& options) {
   UniqueFd channel = Inherit(options.channel_fd);
-  // The launcher binds the vhost-user socket and always passes it (--fd).
-  if (options.listen_fd < 0) {
-    VFSD_LOG(kError, "no listening socket: the launcher passes it with --fd");
-    return 1;
-  }
   UniqueFd listener = Inherit(options.listen_fd);
-  std::optional<FrontendSeccompFilter> filter;
+  std::optional<SeccompFilter> filter;
   if (options.sandbox) {
-    absl::StatusOr<FrontendSeccompFilter> confined = ConfineFrontend(options);
+    absl::StatusOr<SeccompFilter> confined = ConfineFrontend(options);
     if (!confined.ok()) {
       VFSD_LOG(kError, "cannot confine the frontend: %s", confined.status().ToString());
       return 1;
@@ -115,8 +111,18 @@ int Run(const FrontendOptions& options) {
 }  // namespace virtiofsd
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  absl::StatusOr<virtiofsd::FrontendOptions> options = virtiofsd::ParseFrontendOptions(args);
+  if (argc > 1) {
+    fprintf(stderr,
+            "virtiofsd-frontend: takes no arguments; virtiofsd starts it with its "
+            "configuration on fd %d\n",
+            virtiofsd::kChildConfigFd);
+    return 2;
+  }
+  virtiofsd::proto::FrontendConfig config;
+  const absl::Status read = virtiofsd::ReadConfig(virtiofsd::kChildConfigFd, config);
+  absl::StatusOr<virtiofsd::FrontendOptions> options =
+      read.ok() ? virtiofsd::FrontendOptionsFromConfig(config)
+                : absl::StatusOr<virtiofsd::FrontendOptions>(read);
   if (!options.ok()) {
     fprintf(stderr, "virtiofsd-frontend: %s\n", std::string(options.status().message()).c_str());
     return 2;

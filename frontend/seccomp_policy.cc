@@ -1,13 +1,9 @@
 #include "frontend/seccomp_policy.h"
 
+#include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <seccomp.h>
-#include <unistd.h>
 
-#include <memory>
-
-#include "absl/strings/str_cat.h"
 #include "common/status.h"
 
 namespace virtiofsd {
@@ -65,92 +61,28 @@ constexpr int kAllowed[] = {
     SCMP_SYS(writev),
 };
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-// Only in sanitizer builds (tests): what their runtimes call behind our back (pipe2
-// to probe memory, stack limits).
-constexpr int kSanitizerRuntime[] = {
-    SCMP_SYS(getrlimit),
-    SCMP_SYS(pipe2),
-    SCMP_SYS(prlimit64),
-};
-#endif
-
-uint32_t DefaultAction(SeccompAction action) {
-  switch (action) {
-    case SeccompAction::kLog:
-      return SCMP_ACT_LOG;
-    case SeccompAction::kTrap:
-      return SCMP_ACT_TRAP;
-    default:
-      return SCMP_ACT_KILL_PROCESS;
-  }
-}
-
 }  // namespace
 
-absl::StatusOr<FrontendSeccompFilter> FrontendSeccompFilter::Build(SeccompAction action) {
-  if (action == SeccompAction::kNone) return FrontendSeccompFilter(nullptr);
-  std::shared_ptr<void> ctx(seccomp_init(DefaultAction(action)), seccomp_release);
-  if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
-  for (int syscall : kAllowed) {
-    if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, syscall, 0); rc != 0) {
-      return ErrnoError(-rc, absl::StrCat("seccomp_rule_add(", syscall, ")"));
-    }
-  }
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  for (int syscall : kSanitizerRuntime) {
-    if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, syscall, 0); rc != 0) {
-      return ErrnoError(-rc, absl::StrCat("seccomp_rule_add(", syscall, ")"));
-    }
-  }
-#endif
-  // Threads only, no new processes. clone3 passes its flags in memory, out of the
-  // filter's reach: ENOSYS makes glibc fall back to clone.
-  if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                                SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-      rc != 0) {
-    return ErrnoError(-rc, "seccomp_rule_add(clone)");
-  }
-  if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0); rc != 0) {
-    return ErrnoError(-rc, "seccomp_rule_add(clone3)");
-  }
+absl::StatusOr<SeccompFilter> BuildFrontendSeccompFilter(SeccompAction action) {
+  SeccompBuilder policy(action);
+  policy.Allow(kAllowed).AllowThreadsOnly();
   // abort() on a fatal error signals its own thread; no other process.
-  if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                                SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(getpid())));
-      rc != 0) {
-    return ErrnoError(-rc, "seccomp_rule_add(tgkill)");
-  }
+  policy.AllowSignalsToOwnThreads();
   // glibc's fstat() is newfstatat(fd, "", buf, AT_EMPTY_PATH): allow only calls with
   // AT_EMPTY_PATH (a path given anyway resolves in the empty root).
-  if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
-                                SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));
-      rc != 0) {
-    return ErrnoError(-rc, "seccomp_rule_add(newfstatat)");
-  }
+  policy.AllowIf(SCMP_SYS(newfstatat), {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)});
   // Opening anything fails with EACCES instead of killing: glibc opens files lazily
   // (malloc reads /proc/sys/vm/overcommit_memory when it first trims a thread's
   // heap, get_nprocs() reads /sys) and copes with the failure. The root is empty
   // anyway, so nothing could be opened.
   for (int syscall : {SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(openat2)}) {
-    if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EACCES), syscall, 0); rc != 0) {
-      return ErrnoError(-rc, "seccomp_rule_add(open*)");
-    }
+    policy.Fail(syscall, EACCES);
   }
-  if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1); rc != 0) {
-    return ErrnoError(-rc, "seccomp TSYNC");
-  }
-  return FrontendSeccompFilter(std::move(ctx));
-}
-
-absl::Status FrontendSeccompFilter::Install() {
-  if (context_ == nullptr) return absl::OkStatus();
-  if (int rc = seccomp_load(context_.get()); rc != 0) return ErrnoError(-rc, "seccomp_load");
-  context_.reset();
-  return absl::OkStatus();
+  return policy.Build();
 }
 
 absl::Status InstallFrontendSeccomp(SeccompAction action) {
-  VFSD_ASSIGN_OR_RETURN(FrontendSeccompFilter filter, FrontendSeccompFilter::Build(action));
+  VFSD_ASSIGN_OR_RETURN(SeccompFilter filter, BuildFrontendSeccompFilter(action));
   return filter.Install();
 }
 

@@ -8,29 +8,18 @@
 #ifndef VIRTIOFSD_FRONTEND_SECCOMP_POLICY_H_
 #define VIRTIOFSD_FRONTEND_SECCOMP_POLICY_H_
 
-#include <memory>
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "frontend/frontend_options.h"
+#include "common/seccomp_builder.h"
+#include "common/settings.h"
 
 namespace virtiofsd {
 
 // The filter, built (so start-up errors show at once) but not yet in force.
-class FrontendSeccompFilter {
- public:
-  // Anything not on the list gets `action` (kill: the whole process dies of
-  // SIGSYS); kNone builds a filter that installs nothing. The tgkill rule names
-  // the calling process: build it in the process that installs it.
-  static absl::StatusOr<FrontendSeccompFilter> Build(SeccompAction action);
-
-  // Puts the filter in force on every thread of the process (TSYNC). Once only.
-  absl::Status Install();
-
- private:
-  explicit FrontendSeccompFilter(std::shared_ptr<void> context) : context_(std::move(context)) {}
-  std::shared_ptr<void> context_;  // scmp_filter_ctx; null for kNone
-};
+// Anything not on the list gets `action` (kill: the whole process dies of
+// SIGSYS); kNone builds a filter that installs nothing. The tgkill rule names
+// the calling process: build it in the process that installs it.
+absl::StatusOr<SeccompFilter> BuildFrontendSeccompFilter(SeccompAction action);
 
 // Build() and Install() at once.
 absl::Status InstallFrontendSeccomp(SeccompAction action);

@@ -1,7 +1,8 @@
 #include "launcher/frontend_identity.h"
 
+#include <vector>
+
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
 namespace virtiofsd {
@@ -25,13 +26,6 @@ FrontendIdentity ChooseFrontendIdentity(uint32_t base, uint32_t pid, absl::strin
   const uint32_t id = base + pid;
   if (!IdIsMapped(uid_map, id) || !IdIsMapped(gid_map, id)) return {};
   return {id, id, true};
-}
-
-std::vector<std::string> FrontendIdentityArguments(const FrontendIdentity& identity) {
-  std::vector<std::string> args = {absl::StrCat("--sandbox-uid=", identity.uid),
-                                   absl::StrCat("--sandbox-gid=", identity.gid)};
-  if (identity.unique) args.push_back("--unique-ids");
-  return args;
 }
 
 }  // namespace virtiofsd

@@ -12,8 +12,6 @@
 #define VIRTIOFSD_LAUNCHER_FRONTEND_IDENTITY_H_
 
 #include <cstdint>
-#include <string>
-#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -38,10 +36,6 @@ bool IdIsMapped(absl::string_view map, uint32_t id);
 // base + pid for both ids when base is not 0 and both are mapped; else nobody.
 FrontendIdentity ChooseFrontendIdentity(uint32_t base, uint32_t pid, absl::string_view uid_map,
                                         absl::string_view gid_map);
-
-// The frontend's options that carry it: --sandbox-uid, --sandbox-gid and, for a
-// unique identity, --unique-ids (the frontend then caps RLIMIT_NPROC).
-std::vector<std::string> FrontendIdentityArguments(const FrontendIdentity& identity);
 
 }  // namespace virtiofsd
 

@@ -23,10 +23,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "broker/nofile_limit.h"
+#include "common/child_config.h"
 #include "common/frame_socket.h"
 #include "common/logging.h"
 #include "common/status.h"
-#include "launcher/child_args.h"
+#include "launcher/child_configs.h"
 #include "launcher/child_links.h"
 #include "launcher/child_locator.h"
 #include "launcher/child_process.h"
@@ -86,10 +87,8 @@ std::string ReadProcFile(const char* path) {
   return text;
 }
 
-// The frontend's arguments, with the limits and the identity only the launcher
-// can decide.
-std::vector<std::string> FrontendCommand(const Options& options) {
-  std::vector<std::string> args = FrontendArguments(options);
+// The frontend's configuration, with the identity only the launcher can decide.
+proto::FrontendConfig FrontendConfig(const Options& options) {
   const FrontendIdentity identity = ChooseFrontendIdentity(
       options.frontend_id_base, static_cast<uint32_t>(getpid()), ReadProcFile("/proc/self/uid_map"),
       ReadProcFile("/proc/self/gid_map"));
@@ -99,19 +98,17 @@ std::vector<std::string> FrontendCommand(const Options& options) {
              "nobody (65534), shared with other instances",
              options.frontend_id_base);
   }
-  for (std::string& arg : FrontendIdentityArguments(identity)) args.push_back(std::move(arg));
-  return args;
+  return FrontendConfigFor(options, identity);
 }
 
 // In a PID namespace of its own where the launcher may make one.
 absl::StatusOr<ChildProcess> SpawnFrontend(const std::string& path,
-                                           const std::vector<std::string>& args,
                                            absl::Span<const FdMapping> fds) {
   absl::StatusOr<ChildProcess> child =
-      ChildProcess::Spawn(path, args, fds, /*new_pid_namespace=*/true);
+      ChildProcess::Spawn(path, {}, fds, /*new_pid_namespace=*/true);
   if (child.ok() || ErrnoOf(child.status()) != EPERM) return child;
   VFSD_LOG(kWarn, "no privilege for a PID namespace: the frontend shares the launcher's");
-  return ChildProcess::Spawn(path, args, fds);
+  return ChildProcess::Spawn(path, {}, fds);
 }
 
 int Run(Options options, SyslogWriter* syslog) {
@@ -152,20 +149,30 @@ int Run(Options options, SyslogWriter* syslog) {
   auto links = ChildLinks::Create();
   if (!links.ok()) return Fail("launcher links", links.status());
 
+  // Each child reads its configuration from a sealed memfd (common/child_config.h).
+  auto broker_config = ConfigMemfd(BrokerConfigFor(options));
+  if (!broker_config.ok()) return Fail("broker configuration", broker_config.status());
+  auto frontend_config = ConfigMemfd(FrontendConfig(options));
+  if (!frontend_config.ok()) return Fail("frontend configuration", frontend_config.status());
+
   const FdMapping broker_fds[] = {{channel->first.fd(), kChildChannelFd},
-                                  {(*links)->child_end(ChildLinks::kBroker), kChildLauncherFd}};
-  auto broker = ChildProcess::Spawn(*broker_path, BrokerArguments(options), broker_fds);
+                                  {(*links)->child_end(ChildLinks::kBroker), kChildLauncherFd},
+                                  {broker_config->get(), kChildConfigFd}};
+  auto broker = ChildProcess::Spawn(*broker_path, {}, broker_fds);
   if (!broker.ok()) return Fail("broker", broker.status());
   const FdMapping frontend_fds[] = {{channel->second.fd(), kChildChannelFd},
                                     {endpoint.listen_fd.get(), kFrontendListenFd},
-                                    {(*links)->child_end(ChildLinks::kFrontend), kChildLauncherFd}};
-  auto frontend = SpawnFrontend(*frontend_path, FrontendCommand(options), frontend_fds);
+                                    {(*links)->child_end(ChildLinks::kFrontend), kChildLauncherFd},
+                                    {frontend_config->get(), kChildConfigFd}};
+  auto frontend = SpawnFrontend(*frontend_path, frontend_fds);
   if (!frontend.ok()) return Fail("frontend", frontend.status());
   // The children hold their ends now; the launcher keeps neither the channel nor
   // the listening socket, so a child's death is seen by the other at once.
   channel->first = FrameSocket(UniqueFd());
   channel->second = FrameSocket(UniqueFd());
   endpoint.listen_fd.Reset();
+  broker_config->Reset();
+  frontend_config->Reset();
   (*links)->CloseChildEnds();
   if (syslog != nullptr) {
     (*links)->StartRelay(

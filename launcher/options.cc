@@ -1,8 +1,5 @@
 #include "launcher/options.h"
 
-#include <cap-ng.h>
-#include <sys/un.h>
-
 #include <functional>
 #include <utility>
 
@@ -15,7 +12,9 @@
 #include "broker/id_translation.h"
 #include "broker/xattr_map.h"
 #include "common/status.h"
+#include "launcher/compat_options.h"
 #include "launcher/id_map.h"
+#include "launcher/option_values.h"
 
 namespace virtiofsd {
 namespace {
@@ -43,44 +42,6 @@ struct ParseState {
   Options& options() { return command.options; }
 };
 
-absl::Status BadValue(absl::string_view option, absl::string_view value, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid value '", value, "' for '", option, "': ", why));
-}
-
-template <typename T, size_t N>
-absl::StatusOr<T> ParseEnum(absl::string_view option, absl::string_view value,
-                            const std::pair<absl::string_view, T> (&names)[N]) {
-  std::vector<absl::string_view> choices;
-  for (const auto& [name, item] : names) {
-    if (value == name) return item;
-    choices.push_back(name);
-  }
-  return BadValue(option, value, absl::StrCat("expected one of ", absl::StrJoin(choices, ", ")));
-}
-
-constexpr std::pair<absl::string_view, SandboxMode> kSandboxNames[] = {
-    {"namespace", SandboxMode::kNamespace},
-    {"chroot", SandboxMode::kChroot},
-    {"none", SandboxMode::kNone},
-};
-constexpr std::pair<absl::string_view, SeccompAction> kSeccompNames[] = {
-    {"kill", SeccompAction::kKill},
-    {"log", SeccompAction::kLog},
-    {"trap", SeccompAction::kTrap},
-    {"none", SeccompAction::kNone},
-};
-constexpr std::pair<absl::string_view, CachePolicy> kCacheNames[] = {
-    {"auto", CachePolicy::kAuto},
-    {"always", CachePolicy::kAlways},
-    {"never", CachePolicy::kNever},
-    {"metadata", CachePolicy::kMetadata},
-};
-constexpr std::pair<absl::string_view, InodeFileHandles> kInodeFileHandlesNames[] = {
-    {"never", InodeFileHandles::kNever},
-    {"prefer", InodeFileHandles::kPrefer},
-    {"mandatory", InodeFileHandles::kMandatory},
-};
 constexpr std::pair<absl::string_view, LogLevel> kLogLevelNames[] = {
     {"error", LogLevel::kError}, {"warn", LogLevel::kWarn},   {"info", LogLevel::kInfo},
     {"debug", LogLevel::kDebug}, {"trace", LogLevel::kTrace}, {"off", LogLevel::kOff},
@@ -93,53 +54,6 @@ constexpr std::pair<absl::string_view, MigrationOnError> kMigrationOnErrorNames[
     {"abort", MigrationOnError::kAbort},
     {"guest-error", MigrationOnError::kGuestError},
 };
-
-template <typename Int>
-absl::StatusOr<Int> ParseNumber(absl::string_view option, absl::string_view value) {
-  Int number = 0;
-  if (value.empty() || value.find_first_not_of("0123456789") != absl::string_view::npos ||
-      !absl::SimpleAtoi(value, &number)) {
-    return BadValue(option, value, "expected a non-negative integer");
-  }
-  return number;
-}
-
-absl::Status NonEmpty(absl::string_view option, absl::string_view value) {
-  if (value.empty()) return BadValue(option, value, "must not be empty");
-  return absl::OkStatus();
-}
-
-absl::Status CheckSocketPath(absl::string_view option, absl::string_view value) {
-  VFSD_RETURN_IF_ERROR(NonEmpty(option, value));
-  if (value.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return BadValue(option, value,
-                    absl::StrCat("longer than ", sizeof(sockaddr_un{}.sun_path) - 1,
-                                 " bytes, the limit of a UNIX socket path"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckTag(absl::string_view value) {
-  if (value.empty() || value.size() > kMaxTagBytes) {
-    return BadValue("--tag", value, absl::StrCat("must be 1 to ", kMaxTagBytes, " bytes long"));
-  }
-  return absl::OkStatus();
-}
-
-// "+name:-name:..." as the Rust daemon and libcap-ng spell capability names.
-absl::Status CheckModcaps(absl::string_view option, absl::string_view value) {
-  for (absl::string_view item : absl::StrSplit(value, ':')) {
-    if (item.size() < 2 || (item[0] != '+' && item[0] != '-')) {
-      return BadValue(option, value,
-                      absl::StrCat("'", item, "' is not +capability or -capability"));
-    }
-    std::string name = absl::AsciiStrToLower(item.substr(1));
-    if (capng_name_to_capability(name.c_str()) < 0) {
-      return BadValue(option, value, absl::StrCat("unknown capability '", item.substr(1), "'"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 struct OptionSpec {
   absl::string_view name;  // "--cache", "-o"
@@ -209,13 +123,13 @@ const std::vector<OptionSpec>& Specs() {
        }},
       {"--sandbox", true,
        [](ParseState& s, absl::string_view v) {
-         VFSD_ASSIGN_OR_RETURN(s.options().sandbox, ParseEnum("--sandbox", v, kSandboxNames));
+         VFSD_ASSIGN_OR_RETURN(s.options().sandbox, ParseEnum("--sandbox", v, kSandboxModeNames));
          return absl::OkStatus();
        }},
       Flag("--readonly", &Options::readonly),
       {"--seccomp", true,
        [](ParseState& s, absl::string_view v) {
-         VFSD_ASSIGN_OR_RETURN(s.options().seccomp, ParseEnum("--seccomp", v, kSeccompNames));
+         VFSD_ASSIGN_OR_RETURN(s.options().seccomp, ParseEnum("--seccomp", v, kSeccompActionNames));
          return absl::OkStatus();
        }},
       Flag("--announce-submounts", &Options::announce_submounts),
@@ -228,7 +142,7 @@ const std::vector<OptionSpec>& Specs() {
            v = "prefer";
          }
          VFSD_ASSIGN_OR_RETURN(s.options().inode_file_handles,
-                               ParseEnum("--inode-file-handles", v, kInodeFileHandlesNames));
+                               ParseEnum("--inode-file-handles", v, kFileHandleModeNames));
          return absl::OkStatus();
        }},
       {"--cache", true,
@@ -236,7 +150,7 @@ const std::vector<OptionSpec>& Specs() {
          // libvirt passes its <cache mode='none'/> through unchanged: "none" is
          // "never", as in the legacy -o cache=none.
          if (v == "none") v = "never";
-         VFSD_ASSIGN_OR_RETURN(s.options().cache, ParseEnum("--cache", v, kCacheNames));
+         VFSD_ASSIGN_OR_RETURN(s.options().cache, ParseEnum("--cache", v, kCachePolicyNames));
          return absl::OkStatus();
        }},
       Flag("--allow-mmap", &Options::allow_mmap),
@@ -389,84 +303,6 @@ const OptionSpec* FindSpec(absl::string_view name) {
   return nullptr;
 }
 
-absl::Status UnknownOption(absl::string_view arg) {
-  return absl::InvalidArgumentError(absl::StrCat("unknown option '", arg, "'"));
-}
-
-// One `-o` item of the legacy C daemon's format, as the Rust daemon maps it.
-absl::Status ApplyCompatOption(ParseState& state, absl::string_view item) {
-  Options& o = state.options();
-  const std::string shown = absl::StrCat("-o ", item);
-  if (size_t eq = item.find('='); eq != absl::string_view::npos) {
-    absl::string_view key = item.substr(0, eq);
-    absl::string_view value = item.substr(eq + 1);
-    if (key == "source") {
-      VFSD_RETURN_IF_ERROR(NonEmpty(shown, value));
-      o.shared_dir = std::string(value);
-    } else if (key == "cache") {
-      static constexpr std::pair<absl::string_view, CachePolicy> kNames[] = {
-          {"auto", CachePolicy::kAuto},
-          {"always", CachePolicy::kAlways},
-          {"none", CachePolicy::kNever},
-          {"metadata", CachePolicy::kMetadata},
-      };
-      VFSD_ASSIGN_OR_RETURN(o.cache, ParseEnum(shown, value, kNames));
-    } else if (key == "loglevel") {
-      static constexpr std::pair<absl::string_view, LogLevel> kNames[] = {
-          {"debug", LogLevel::kDebug},
-          {"info", LogLevel::kInfo},
-          {"warn", LogLevel::kWarn},
-          {"err", LogLevel::kError},
-      };
-      VFSD_ASSIGN_OR_RETURN(o.log_level, ParseEnum(shown, value, kNames));
-    } else if (key == "sandbox") {
-      static constexpr std::pair<absl::string_view, SandboxMode> kNames[] = {
-          {"namespace", SandboxMode::kNamespace},
-          {"chroot", SandboxMode::kChroot},
-      };
-      VFSD_ASSIGN_OR_RETURN(o.sandbox, ParseEnum(shown, value, kNames));
-    } else if (key == "xattrmap") {
-      VFSD_RETURN_IF_ERROR(NonEmpty(shown, value));
-      o.xattrmap = std::string(value);
-    } else if (key == "modcaps") {
-      VFSD_RETURN_IF_ERROR(CheckModcaps(shown, value));
-      o.modcaps = std::string(value);
-    } else {
-      return UnknownOption(shown);
-    }
-    return absl::OkStatus();
-  }
-  static const std::pair<absl::string_view, std::function<void(Options&)>> kSingles[] = {
-      {"xattr", [](Options& o) { o.xattr = true; }},
-      {"no_xattr", [](Options& o) { o.xattr = false; }},
-      {"readdirplus", [](Options& o) { o.no_readdirplus = false; }},
-      {"no_readdirplus", [](Options& o) { o.no_readdirplus = true; }},
-      {"writeback", [](Options& o) { o.writeback = true; }},
-      {"no_writeback", [](Options& o) { o.writeback = false; }},
-      {"allow_direct_io", [](Options& o) { o.allow_direct_io = true; }},
-      {"no_allow_direct_io", [](Options& o) { o.allow_direct_io = false; }},
-      {"announce_submounts", [](Options& o) { o.announce_submounts = true; }},
-      {"killpriv_v2", [](Options& o) { o.killpriv_v2 = true; }},
-      {"no_killpriv_v2", [](Options& o) { o.killpriv_v2 = false; }},
-      {"posix_acl", [](Options& o) { o.posix_acl = true; }},
-      {"no_posix_acl", [](Options& o) { o.posix_acl = false; }},
-      // The Rust daemon accepts these and does nothing: it never offers locks.
-      {"no_posix_lock", [](Options&) {}},
-      {"no_flock", [](Options&) {}},
-  };
-  if (item == "security_label" || item == "no_security_label") {
-    state.security_label = item == "security_label";
-    return absl::OkStatus();
-  }
-  for (const auto& [name, apply] : kSingles) {
-    if (item == name) {
-      apply(o);
-      return absl::OkStatus();
-    }
-  }
-  return UnknownOption(shown);
-}
-
 // Reads argv into `state`; syntax and value errors only.
 absl::Status ReadArguments(absl::Span<const std::string> args, ParseState& state) {
   for (size_t i = 0; i < args.size(); ++i) {
@@ -522,7 +358,7 @@ absl::Status Finish(ParseState& state) {
   std::vector<std::string>& notices = state.command.notices;
   for (const std::string& line : state.compat_options) {
     for (absl::string_view item : absl::StrSplit(line, ',')) {
-      VFSD_RETURN_IF_ERROR(ApplyCompatOption(state, item));
+      VFSD_RETURN_IF_ERROR(ApplyCompatOption(item, o, state.security_label));
     }
   }
   if (state.compat_debug) o.log_level = LogLevel::kDebug;
@@ -629,34 +465,6 @@ absl::Status Finish(ParseState& state) {
 }
 
 }  // namespace
-
-absl::string_view NameOf(SandboxMode mode) {
-  for (const auto& [name, value] : kSandboxNames) {
-    if (value == mode) return name;
-  }
-  return "";
-}
-
-absl::string_view NameOf(SeccompAction action) {
-  for (const auto& [name, value] : kSeccompNames) {
-    if (value == action) return name;
-  }
-  return "";
-}
-
-absl::string_view NameOf(CachePolicy policy) {
-  for (const auto& [name, value] : kCacheNames) {
-    if (value == policy) return name;
-  }
-  return "";
-}
-
-absl::string_view NameOf(InodeFileHandles mode) {
-  for (const auto& [name, value] : kInodeFileHandlesNames) {
-    if (value == mode) return name;
-  }
-  return "";
-}
 
 absl::StatusOr<Command> ParseCommandLine(absl::Span<const std::string> args) {
   if (args.empty()) {

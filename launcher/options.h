@@ -19,25 +19,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "common/logging.h"
+#include "common/settings.h"
 #include "launcher/frontend_identity.h"
 
 namespace virtiofsd {
 
-enum class SandboxMode { kNamespace, kChroot, kNone };
-enum class SeccompAction { kKill, kLog, kTrap, kNone };
-enum class CachePolicy { kAuto, kAlways, kNever, kMetadata };
-enum class InodeFileHandles { kNever, kPrefer, kMandatory };
 enum class MigrationMode { kFindPaths, kFileHandles };
 enum class MigrationOnError { kAbort, kGuestError };
-
-// The names used on the command line ("namespace", "kill", "auto", ...).
-absl::string_view NameOf(SandboxMode mode);
-absl::string_view NameOf(SeccompAction action);
-absl::string_view NameOf(CachePolicy policy);
-absl::string_view NameOf(InodeFileHandles mode);
-
-// The virtio-fs config space holds the tag in 36 bytes.
-inline constexpr size_t kMaxTagBytes = 36;
 
 // Everything the command line says, after defaults, deprecated forms and implied
 // options (--posix-acl and --xattrmap imply --xattr) are applied. Options this
@@ -57,7 +45,7 @@ struct Options {
   SandboxMode sandbox = SandboxMode::kNamespace;
   SeccompAction seccomp = SeccompAction::kKill;
   CachePolicy cache = CachePolicy::kAuto;
-  InodeFileHandles inode_file_handles = InodeFileHandles::kNever;
+  FileHandleMode inode_file_handles = FileHandleMode::kNever;
   bool announce_submounts = true;
   bool killpriv_v2 = false;
   size_t thread_pool_size = 0;

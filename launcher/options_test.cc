@@ -35,7 +35,7 @@ TEST(OptionsTest, DefaultsAreTheRustDaemons) {
   EXPECT_EQ(o.sandbox, SandboxMode::kNamespace);
   EXPECT_EQ(o.seccomp, SeccompAction::kKill);
   EXPECT_EQ(o.cache, CachePolicy::kAuto);
-  EXPECT_EQ(o.inode_file_handles, InodeFileHandles::kNever);
+  EXPECT_EQ(o.inode_file_handles, FileHandleMode::kNever);
   EXPECT_TRUE(o.announce_submounts);
   EXPECT_FALSE(o.killpriv_v2);
   EXPECT_EQ(o.thread_pool_size, 0u);
@@ -72,9 +72,9 @@ TEST(OptionsTest, EveryOptionParses) {
       {{"--no-announce-submounts", "--announce-submounts"},
        [](const Options& o) { return o.announce_submounts; }},
       {{"--inode-file-handles=prefer"},
-       [](const Options& o) { return o.inode_file_handles == InodeFileHandles::kPrefer; }},
+       [](const Options& o) { return o.inode_file_handles == FileHandleMode::kPrefer; }},
       {{"--inode-file-handles=mandatory"},
-       [](const Options& o) { return o.inode_file_handles == InodeFileHandles::kMandatory; }},
+       [](const Options& o) { return o.inode_file_handles == FileHandleMode::kMandatory; }},
       {{"--cache=always"}, [](const Options& o) { return o.cache == CachePolicy::kAlways; }},
       {{"--cache", "never"}, [](const Options& o) { return o.cache == CachePolicy::kNever; }},
       {{"--cache=metadata"}, [](const Options& o) { return o.cache == CachePolicy::kMetadata; }},
@@ -186,7 +186,7 @@ TEST(OptionsTest, DebugFlagSetsDebugLevel) {
 
 TEST(OptionsTest, FallbackIsADeprecatedAliasOfPrefer) {
   ASSERT_OK_AND_ASSIGN(Command command, ParseCommandLine(Line({"--inode-file-handles=fallback"})));
-  EXPECT_EQ(command.options.inode_file_handles, InodeFileHandles::kPrefer);
+  EXPECT_EQ(command.options.inode_file_handles, FileHandleMode::kPrefer);
   EXPECT_THAT(command.notices, Contains(HasSubstr("'fallback'")));
 }
 
@@ -333,13 +333,6 @@ TEST(OptionsTest, BadCommandLinesNameTheOption) {
     EXPECT_THAT(std::string(command.status().message()), HasSubstr(c.names))
         << ::testing::PrintToString(c.args);
   }
-}
-
-TEST(OptionsTest, NamesOfEnumsRoundTrip) {
-  EXPECT_EQ(NameOf(SandboxMode::kChroot), "chroot");
-  EXPECT_EQ(NameOf(SeccompAction::kTrap), "trap");
-  EXPECT_EQ(NameOf(CachePolicy::kMetadata), "metadata");
-  EXPECT_EQ(NameOf(InodeFileHandles::kMandatory), "mandatory");
 }
 
 }  // namespace

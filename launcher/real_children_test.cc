@@ -27,10 +27,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/child_config.h"
 #include "common/unique_fd.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "launcher/child_args.h"
+#include "launcher/child_configs.h"
 #include "launcher/child_process.h"
 #include "launcher/listen_socket.h"
 #include "launcher/options.h"
@@ -262,7 +263,8 @@ TEST_F(RealChildrenTest, KillingEitherChildEndsTheDaemonNamingIt) {
     Daemon daemon(dir_, args_, env_);
     const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
     ASSERT_GT(frontend, 0) << daemon.Stderr();
-    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0) << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0)
+        << daemon.Stderr();
     // The broker the launcher started (it may have forked into a pid namespace).
     const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", [&](pid_t pid) {
       return ProcStatus(pid, "PPid") == std::to_string(daemon.pid());
@@ -431,8 +433,10 @@ TEST_F(RealChildrenTest, ChildrenDieWithTheLauncherEvenByKill) {
   for (const bool vmm_connected : {false, true}) {
     SCOPED_TRACE(vmm_connected ? "serving a VMM" : "waiting for a VMM");
     Daemon daemon(dir_, args_, env_);
-    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm), 0) << daemon.Stderr();
-    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0) << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm), 0)
+        << daemon.Stderr();
+    ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0)
+        << daemon.Stderr();
     UniqueFd vmm;
     if (vmm_connected) vmm = Connect();
     const std::vector<pid_t> children = Descendants(daemon.pid());
@@ -468,16 +472,23 @@ TEST_F(RealChildrenTest, FrontendServingAVmmOutlivesTheBrokerAndExitsOneWithTheV
   absl::StatusOr<ListenSocket> listener = CreateListenSocket(socket_, std::nullopt);
   ASSERT_TRUE(listener.ok()) << listener.status();
   command->options.shared_dir = shared_;
+  absl::StatusOr<UniqueFd> broker_config = ConfigMemfd(BrokerConfigFor(command->options));
+  ASSERT_TRUE(broker_config.ok()) << broker_config.status();
+  absl::StatusOr<UniqueFd> frontend_config =
+      ConfigMemfd(FrontendConfigFor(command->options, FrontendIdentity{}));
+  ASSERT_TRUE(frontend_config.ok()) << frontend_config.status();
   const FdMapping broker_fds[] = {{channel_ends[0].get(), kChildChannelFd},
-                                  {child_ends[0].get(), kChildLauncherFd}};
-  absl::StatusOr<ChildProcess> broker = ChildProcess::Spawn(
-      Runfile("broker/virtiofsd-broker"), BrokerArguments(command->options), broker_fds);
+                                  {child_ends[0].get(), kChildLauncherFd},
+                                  {broker_config->get(), kChildConfigFd}};
+  absl::StatusOr<ChildProcess> broker =
+      ChildProcess::Spawn(Runfile("broker/virtiofsd-broker"), {}, broker_fds);
   ASSERT_TRUE(broker.ok()) << broker.status();
   const FdMapping frontend_fds[] = {{channel_ends[1].get(), kChildChannelFd},
                                     {listener->fd.get(), kFrontendListenFd},
-                                    {child_ends[1].get(), kChildLauncherFd}};
-  absl::StatusOr<ChildProcess> frontend = ChildProcess::Spawn(
-      Runfile("frontend/virtiofsd-frontend"), FrontendArguments(command->options), frontend_fds);
+                                    {child_ends[1].get(), kChildLauncherFd},
+                                    {frontend_config->get(), kChildConfigFd}};
+  absl::StatusOr<ChildProcess> frontend =
+      ChildProcess::Spawn(Runfile("frontend/virtiofsd-frontend"), {}, frontend_fds);
   ASSERT_TRUE(frontend.ok()) << frontend.status();
   for (UniqueFd& fd : channel_ends) fd.Reset();
   for (UniqueFd& fd : child_ends) fd.Reset();
@@ -512,6 +523,31 @@ TEST_F(RealChildrenTest, FrontendServingAVmmOutlivesTheBrokerAndExitsOneWithTheV
   ASSERT_TRUE(exit.has_value());
   EXPECT_EQ(exit->kind, ChildExit::Kind::kExited);
   EXPECT_EQ(exit->value, 1);
+}
+
+// Each child started by hand, not by virtiofsd: with no configuration, a mangled
+// one, or arguments, it says why and exits 2 before doing anything.
+TEST_F(RealChildrenTest, ChildrenStartedByHandExitTwo) {
+  for (const char* path : {"broker/virtiofsd-broker", "frontend/virtiofsd-frontend"}) {
+    const std::string good = EncodeConfig(proto::BrokerConfig());
+    absl::StatusOr<UniqueFd> truncated = SealedMemfd(good.substr(0, good.size() / 2));
+    ASSERT_TRUE(truncated.ok());
+    const FdMapping mangled[] = {{truncated->get(), kChildConfigFd}};
+    for (auto [args, fds] :
+         {std::pair(std::vector<std::string>{}, absl::Span<const FdMapping>()),
+          std::pair(std::vector<std::string>{}, absl::MakeSpan(mangled)),
+          std::pair(std::vector<std::string>{"--help"}, absl::Span<const FdMapping>())}) {
+      absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(Runfile(path), args, fds);
+      ASSERT_TRUE(child.ok()) << child.status();
+      pollfd pfd = {child->pidfd(), POLLIN, 0};
+      ASSERT_EQ(poll(&pfd, 1, 10000), 1) << path << " did not exit";
+      std::optional<ChildExit> exit = child->TryReap();
+      ASSERT_TRUE(exit.has_value());
+      EXPECT_EQ(exit->kind, ChildExit::Kind::kExited) << path;
+      EXPECT_EQ(exit->value, 2) << path << " with " << fds.size() << " fds, " << args.size()
+                                << " arguments";
+    }
+  }
 }
 
 // Starts `virtiofsd args` as root of a new user namespace that maps ids
@@ -590,7 +626,8 @@ TEST_F(RealChildrenTest, RunsAsRootOfAUserNamespace) {
     ASSERT_GT(daemon, 0);
     const pid_t frontend = WaitForProcess(daemon, "virtiofsd-frontend", WaitsForTheVmm);
     ASSERT_GT(frontend, 0) << sandbox << ": " << testing::ReadFile(err);
-    ASSERT_GT(WaitForProcess(daemon, "virtiofsd-broker", ServingBroker), 0) << testing::ReadFile(err);
+    ASSERT_GT(WaitForProcess(daemon, "virtiofsd-broker", ServingBroker), 0)
+        << testing::ReadFile(err);
     // nobody of the namespace is host uid 165534; the socket belongs to its root.
     EXPECT_THAT(ProcStatus(frontend, "Uid"), StartsWith("165534\t"));
     struct stat st;

@@ -29,6 +29,7 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::IsSupersetOf;
 using ::testing::Not;
 using ::testing::UnorderedElementsAre;
@@ -140,7 +141,8 @@ TEST_F(VirtiofsdTest, HelpAndVersion) {
   EXPECT_THAT(version.Stdout(), HasSubstr("virtiofsd "));
 }
 
-// The option table through the real binary: what each child is given.
+// The option table through the real binary: what each child's configuration
+// holds (one "FIELD: VALUE" line each; fields at their zero value are not shown).
 TEST_F(VirtiofsdTest, OptionsReachTheRightChild) {
   struct Case {
     std::vector<std::string> extra;
@@ -148,38 +150,38 @@ TEST_F(VirtiofsdTest, OptionsReachTheRightChild) {
     std::vector<std::string> frontend_has;
   };
   const Case cases[] = {
-      {{}, {"--sandbox=namespace", "--seccomp=kill"}, {"--cache=auto", "--thread-pool-size=0"}},
-      {{"--cache", "never"}, {}, {"--cache=never", "--no-readdirplus"}},
+      {{}, {R"(sandbox: "namespace")", R"(seccomp: "kill")"}, {R"(cache: "auto")"}},
+      {{"--cache", "never"}, {}, {R"(cache: "never")", "no_readdirplus: true"}},
       {{"--tag=myfs", "--thread-pool-size=4", "--allow-mmap"},
        {},
-       {"--tag=myfs", "--thread-pool-size=4", "--allow-mmap"}},
+       {R"(tag: "myfs")", "thread_pool_size: 4", "allow_mmap: true"}},
       {{"--readonly", "--sandbox=chroot", "--modcaps=-mknod:+sys_admin", "--rlimit-nofile=5000"},
-       {"--readonly", "--sandbox=chroot", "--modcaps=-mknod", "--modcaps=+sys_admin",
-        "--rlimit-nofile=5000"},
-       {}},
-      {{"--posix-acl"}, {"--posix-acl", "--xattr"}, {"--posix-acl", "--xattr"}},
+       {"readonly: true", R"(sandbox: "chroot")", R"(modcaps: "-mknod")",
+        R"(modcaps: "+sys_admin")", "rlimit_nofile: 5000"},
+       {"rlimit_nofile: 5000"}},
+      {{"--posix-acl"}, {"posix_acl: true", "xattr: true"}, {"posix_acl: true"}},
       {{"-o", "cache=always,xattr", "-d"},
-       {"--xattr", "--log-level=debug"},
-       {"--cache=always", "--xattr", "--log-level=debug"}},
+       {"xattr: true", R"(log_level: "debug")"},
+       {R"(cache: "always")", R"(log_level: "debug")"}},
       {{"--preserve-noatime", "--inode-file-handles=mandatory"},
-       {"--preserve-noatime", "--inode-file-handles=mandatory"},
+       {"preserve_noatime: true", R"(inode_file_handles: "mandatory")"},
        {}},
-      {{"--log-level=DEBUG"}, {"--log-level=debug"}, {"--log-level=debug"}},
+      {{"--log-level=DEBUG"}, {R"(log_level: "debug")"}, {R"(log_level: "debug")"}},
       {{"--seccomp=trap", "--writeback", "--killpriv-v2"},
-       {"--seccomp=trap", "--writeback", "--killpriv-v2"},
-       {"--seccomp=trap", "--writeback", "--killpriv-v2"}},
+       {R"(seccomp: "trap")", "writeback: true", "killpriv_v2: true"},
+       {R"(seccomp: "trap")", "writeback: true", "killpriv_v2: true"}},
   };
   for (const Case& c : cases) {
     unlink((dir_ + "/broker.report").c_str());
     unlink((dir_ + "/frontend.report").c_str());
     Daemon daemon(dir_, Line(c.extra), FakeEnv("exit:0", "wait"));
     ASSERT_EQ(daemon.Wait(), 0) << daemon.Stderr();
-    std::vector<std::string> broker = ReportValues(WaitForReport(dir_, "broker"), "arg");
-    std::vector<std::string> frontend = ReportValues(WaitForReport(dir_, "frontend"), "arg");
+    std::vector<std::string> broker = ReportValues(WaitForReport(dir_, "broker"), "config");
+    std::vector<std::string> frontend = ReportValues(WaitForReport(dir_, "frontend"), "config");
     EXPECT_THAT(broker, IsSupersetOf(c.broker_has)) << ::testing::PrintToString(c.extra);
     EXPECT_THAT(frontend, IsSupersetOf(c.frontend_has)) << ::testing::PrintToString(c.extra);
-    EXPECT_THAT(broker, Contains("--shared-dir=" + shared_));
-    EXPECT_THAT(frontend, Not(Contains(HasSubstr("--shared-dir"))));
+    EXPECT_THAT(broker, Contains("shared_dir: \"" + shared_ + "\""));
+    EXPECT_THAT(frontend, Not(Contains(HasSubstr("shared_dir"))));
   }
 }
 
@@ -196,10 +198,14 @@ TEST_F(VirtiofsdTest, EachChildGetsOnlyItsFds) {
   Daemon daemon(dir_, Line(), FakeEnv());
   std::vector<std::string> broker = WaitForReport(dir_, "broker");
   std::vector<std::string> frontend = WaitForReport(dir_, "frontend");
-  EXPECT_THAT(ReportValues(broker, "fd"), UnorderedElementsAre("0", "1", "2", "3", "5"));
-  EXPECT_THAT(ReportValues(frontend, "fd"), UnorderedElementsAre("0", "1", "2", "3", "4", "5"));
-  EXPECT_THAT(broker, Contains("arg --launcher-fd=5"));
-  EXPECT_THAT(frontend, Contains("arg --launcher-fd=5"));
+  EXPECT_THAT(ReportValues(broker, "fd"), UnorderedElementsAre("0", "1", "2", "3", "5", "6"));
+  EXPECT_THAT(ReportValues(frontend, "fd"),
+              UnorderedElementsAre("0", "1", "2", "3", "4", "5", "6"));
+  EXPECT_THAT(ReportValues(broker, "arg"), IsEmpty());
+  EXPECT_THAT(ReportValues(frontend, "arg"), IsEmpty());
+  EXPECT_THAT(ReportValues(broker, "config"), IsSupersetOf({"channel_fd: 3", "launcher_fd: 5"}));
+  EXPECT_THAT(ReportValues(frontend, "config"),
+              IsSupersetOf({"channel_fd: 3", "listen_fd: 4", "launcher_fd: 5"}));
   EXPECT_THAT(ReportValues(broker, "channel_seqpacket"), Contains("1"));
   EXPECT_THAT(ReportValues(frontend, "channel_seqpacket"), Contains("1"));
   EXPECT_THAT(ReportValues(frontend, "fd4_listening"), Contains("1"));
@@ -281,7 +287,7 @@ TEST_F(VirtiofsdTest, ListeningFdFromTheCaller) {
                 FakeEnv("serve", "wait"), listener.get());
   std::vector<std::string> frontend = WaitForReport(dir_, "frontend");
   EXPECT_THAT(ReportValues(frontend, "fd4_listening"), Contains("1"));
-  EXPECT_THAT(ReportValues(frontend, "arg"), Contains("--fd=4"));
+  EXPECT_THAT(ReportValues(frontend, "config"), Contains("listen_fd: 4"));
   { UniqueFd vmm = Connect(); }
   EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
 }

@@ -1,9 +1,11 @@
 // A test-only stand-in for virtiofsd-frontend and virtiofsd-broker, so the
 // launcher's supervision can be tested before (and independently of) the real
-// children. Its role is "frontend" when it is given --fd=4, else "broker".
+// children. Its role is "frontend" when fd 4 is a listening socket, else "broker".
 //
 // It writes what it was given to $FAKE_CHILD_REPORT_DIR/<role>.report (one
-// "key value" per line: each argument, each open fd, whether fd 3 is a
+// "key value" per line: each argument, each open fd, each field of the
+// configuration on fd 6 as "config NAME: VALUE" (text format; "config_error
+// WHY" if it does not read), whether fd 3 is a
 // SOCK_SEQPACKET socket and fd 4 a listening socket, its process group, signal
 // mask and uid), then behaves as $FAKE_<ROLE>_MODE says:
 //   wait (default)  run until SIGTERM (exit 0) or until the channel's peer closes
@@ -26,7 +28,29 @@
 
 #include <string>
 
+#include "common/child_config.h"
+#include "google/protobuf/text_format.h"
+#include "proto/config.pb.h"
+
 namespace {
+
+// The configuration of `role`, one "config FIELD: VALUE" line per field.
+std::string ConfigLines(const std::string& role) {
+  virtiofsd::proto::BrokerConfig broker;
+  virtiofsd::proto::FrontendConfig frontend;
+  google::protobuf::Message& config =
+      role == "frontend" ? static_cast<google::protobuf::Message&>(frontend) : broker;
+  absl::Status read = virtiofsd::ReadConfig(virtiofsd::kChildConfigFd, config);
+  if (!read.ok()) return "config_error " + std::string(read.message()) + "\n";
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(config, &text);
+  std::string lines;
+  size_t start = 0;
+  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    lines += "config " + text.substr(start, end - start) + "\n";
+  }
+  return lines;
+}
 
 bool SocketOption(int fd, int option, int expected) {
   int value = 0;
@@ -58,6 +82,7 @@ void WriteReport(const std::string& role, int argc, char** argv) {
     report += std::string("fd ") + entry->d_name + "\n";
   }
   closedir(fds);
+  report += ConfigLines(role);
   report += "channel_seqpacket " + std::to_string(SocketOption(3, SO_TYPE, SOCK_SEQPACKET)) + "\n";
   report += "fd4_listening " + std::to_string(SocketOption(4, SO_ACCEPTCONN, 1)) + "\n";
   report += "own_process_group " + std::to_string(getpgrp() == getpid()) + "\n";
@@ -80,10 +105,7 @@ void WriteReport(const std::string& role, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string role = "broker";
-  for (int i = 1; i < argc; ++i) {
-    if (strcmp(argv[i], "--fd=4") == 0) role = "frontend";
-  }
+  const std::string role = SocketOption(4, SO_ACCEPTCONN, 1) ? "frontend" : "broker";
   WriteReport(role, argc, argv);
   const std::string mode_env = role == "frontend" ? "FAKE_FRONTEND_MODE" : "FAKE_BROKER_MODE";
   const char* mode_value = getenv(mode_env.c_str());
