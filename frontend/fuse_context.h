@@ -64,6 +64,8 @@ class FuseContext {
   // fuse_open_out for a file the broker opened, with the --cache policy's flags.
   fuse_open_out OpenOut(uint64_t handle, uint32_t broker_flags) const;
 
+  // False once the broker channel has ended: every request then fails with EIO.
+  bool broker_up() const { return broker_.up(); }
   WorkerPool* pool() const { return pool_; }
   const FuseOptions& options() const { return options_; }
   // Seconds the guest may cache entries and attributes.

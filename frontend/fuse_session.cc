@@ -61,7 +61,7 @@ void FuseSession::HandleChain(PendingChain pending) {
   if (!initialized() && opcode != FUSE_INIT) return call->ReplyError(EIO);
   // With the broker gone every request fails, the READs and WRITEs of files the
   // frontend holds open too: one clear state for the guest (BrokerClient::up()).
-  if ((opcode == FUSE_READ || opcode == FUSE_WRITE) && !context_.broker().up()) {
+  if ((opcode == FUSE_READ || opcode == FUSE_WRITE) && !context_.broker_up()) {
     return call->ReplyError(EIO);
   }
   handler(context_, std::move(call));
