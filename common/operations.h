@@ -1,8 +1,10 @@
 // The one table of the broker protocol's operations (proto/broker.proto's
 // Request.op). Everything that depends on the set of operations comes from it:
 // the wire rules in common/broker_wire (which result answers which request,
-// which requests are one-way), the broker's handler dispatch (one FileSystem
-// method per row, named like the row), and the frontend's check that every row
+// which requests are one-way), the broker's handler dispatch (one method per
+// row, named like the row: the Server's own for the channel's rows that
+// broker/filesystem.h's ServedByServer() names, FileSystem's for every other
+// row; the Effect column decides EROFS), and the frontend's check that every row
 // is sent by some FUSE opcode. Adding an operation means adding a row here and
 // its oneof field in the proto; a row without a broker handler does not build,
 // and a oneof field without a row fails //common:operations_test.
