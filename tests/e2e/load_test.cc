@@ -143,6 +143,9 @@ class LoadTest : public ::testing::TestWithParam<Boot> {
   }
   std::string Out(const std::string& name) { return ReadFile(Result().share + "/out/" + name); }
   void ExpectListing(const std::string& what);
+  bool Has(const std::string& section) {
+    return absl::StrContains(" " + GetParam().sections + " ", " " + section + " ");
+  }
 };
 
 TEST_P(LoadTest, GuestRunFinishes) {
@@ -153,7 +156,7 @@ TEST_P(LoadTest, GuestRunFinishes) {
 
 // What README.md promises for each mode (see there).
 TEST_P(LoadTest, HostChangesAreSeenAsTheCacheModeSays) {
-  if (!absl::StrContains(GetParam().sections, "cache")) GTEST_SKIP();
+  if (!Has("cache")) GTEST_SKIP();
   EXPECT_EQ(Case("f1_before"), "one");
   EXPECT_EQ(Case("f2_before"), "same-1");
   EXPECT_EQ(Case("old_before"), "8");
@@ -162,9 +165,12 @@ TEST_P(LoadTest, HostChangesAreSeenAsTheCacheModeSays) {
   const std::map<std::string, std::string> fresh = {
       {"f1", "version-two"}, {"f1_size", "11"}, {"f2", "same-2"},      {"old", "ENOENT"},
       {"new", "8"},          {"gone", "ENOENT"}, {"born", "born"},     {"born_listed", "1"}};
+  // --cache=always: names, and the contents of a file whose size did not change, stay as
+  // the guest cached them. A file whose size changed may show its new size (a read past
+  // its end or a listing refreshes it): not asserted.
   const std::map<std::string, std::string> cached = {
-      {"f1", "one"}, {"f1_size", "3"}, {"f2", "same-1"}, {"old", "8"},
-      {"new", "8"},  {"gone", "4"},    {"born", "born"}, {"born_listed", "1"}};
+      {"f2", "same-1"}, {"old", "8"}, {"new", "8"}, {"gone", "4"}, {"born", "born"},
+      {"born_listed", "1"}, {"f1", ""}, {"f1_size", ""}};
   const std::string& mode = GetParam().cache;
   for (const char* when : {"now", "later", "dropped"}) {
     const std::string w = when;
@@ -172,8 +178,8 @@ TEST_P(LoadTest, HostChangesAreSeenAsTheCacheModeSays) {
     if (mode == "always" && w != "dropped") want = &cached;
     for (const auto& [what, value] : *want) {
       const std::string name = what + "_" + w;
-      if (mode == "auto" && w == "now") {
-        // Within the timeouts either view may show: only errors are wrong.
+      if ((mode == "auto" && w == "now") || value.empty()) {
+        // Either view may show: only errors are wrong.
         EXPECT_THAT(Case(name), ::testing::Not(StartsWith("ERROR"))) << name;
         EXPECT_NE(Case(name), "(missing)") << name;
         continue;
@@ -207,12 +213,12 @@ std::vector<std::string> ListingProblems(const std::string& listing) {
 }
 
 void LoadTest::ExpectListing(const std::string& what) {
-  if (!absl::StrContains(" " + GetParam().sections + " ", " " + what + " ")) GTEST_SKIP();
   EXPECT_EQ(Case(what + "_status"), "0") << Out(what + ".err");
   EXPECT_THAT(ListingProblems(Out(what)), IsEmpty()) << what;
 }
 
 TEST_P(LoadTest, HundredThousandEntriesByReaddir) {
+  if (!Has("readdir")) GTEST_SKIP();
   ExpectListing("readdir");
   // Nothing else was there.
   const std::vector<std::string> lines = absl::StrSplit(Out("readdir"), '\n', absl::SkipEmpty());
@@ -220,19 +226,21 @@ TEST_P(LoadTest, HundredThousandEntriesByReaddir) {
 }
 
 TEST_P(LoadTest, HundredThousandEntriesByReaddirWhileTheHostChurns) {
+  if (!Has("churn-readdir")) GTEST_SKIP();
   ExpectListing("churn-readdir");
   EXPECT_THAT(Case("churn-readdir_churn"), StartsWith("churned "));
   EXPECT_NE(Case("churn-readdir_churn"), "churned 0 entries") << "the host was idle";
 }
 
 TEST_P(LoadTest, HundredThousandEntriesByReaddirplusWhileTheHostChurns) {
+  if (!Has("churn-readdirplus")) GTEST_SKIP();
   ExpectListing("churn-readdirplus");
   EXPECT_THAT(Case("churn-readdirplus_churn"), StartsWith("churned "));
   EXPECT_NE(Case("churn-readdirplus_churn"), "churned 0 entries") << "the host was idle";
 }
 
 TEST_P(LoadTest, SparseFileOfFourGibibytes) {
-  if (!absl::StrContains(GetParam().sections, "size")) GTEST_SKIP();
+  if (!Has("size")) GTEST_SKIP();
   EXPECT_EQ(Case("sparse_map"),
             "data 1073741824 1073745920 data 4294963200 4294967296 size 4294967296 ");
   EXPECT_EQ(Case("sparse_hole_nonzero_bytes"), "0");
@@ -249,7 +257,7 @@ TEST_P(LoadTest, SparseFileOfFourGibibytes) {
 }
 
 TEST_P(LoadTest, NamesOf255BytesAnd256Refused) {
-  if (!absl::StrContains(GetParam().sections, "size")) GTEST_SKIP();
+  if (!Has("size")) GTEST_SKIP();
   EXPECT_EQ(Case("create_255"), "ok");
   EXPECT_EQ(Case("create_256"), "ENAMETOOLONG");
   EXPECT_EQ(Case("mkdir_256"), "ENAMETOOLONG");
@@ -263,7 +271,7 @@ TEST_P(LoadTest, NamesOf255BytesAnd256Refused) {
 }
 
 TEST_P(LoadTest, DeepPaths) {
-  if (!absl::StrContains(GetParam().sections, "size")) GTEST_SKIP();
+  if (!Has("size")) GTEST_SKIP();
   EXPECT_EQ(Case("deep_length"), "4004");
   EXPECT_EQ(Case("deep_mkdir"), "ok");
   EXPECT_EQ(Case("deep_file"), "deep");
