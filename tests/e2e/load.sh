@@ -97,15 +97,14 @@ case " $sections " in *" size "*)
   case_ lookup_256 "$(sz names/${n255}x)"
 
   # A 4,000-byte path (40 components of 99 bytes and a slash), then 2 more levels below it
-  # reached by cd, so the whole path is longer than PATH_MAX.
+  # reached by chdir, so the whole path is longer than PATH_MAX.
   comp=$(printf 'd%.0s' $(seq 99))
   deep=deep
   for i in $(seq 1 40); do deep=$deep/$comp; done
   case_ deep_length "${#deep}"
   case_ deep_mkdir "$(mkdir -p "$deep" 2>&1 && echo ok)"
   case_ deep_file "$(echo deep >"$deep/f" && rd "$deep/f")"
-  case_ deeper "$(cd "$deep" && mkdir -p "$comp/$comp" && cd "$comp/$comp" && echo deeper >f &&
-    cat f)"
+  case_ deeper "$(./load_helper deeper "$deep" "$comp")"
   ;;
 esac
 echo DONE

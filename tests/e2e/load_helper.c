@@ -13,6 +13,10 @@
  *                                    also stats every name (0.5 ms each under TCG)
  *   load_helper create PATH          O_CREAT|O_EXCL: prints "ok" or the errno's name
  *   load_helper mkdir PATH           mkdir 0755: prints "ok" or the errno's name
+ *   load_helper deeper DIR NAME      chdir DIR, then mkdir and chdir NAME twice, and
+ *                                    writes and reads back a file "f" there (busybox's
+ *                                    cd cannot: it passes the whole path, past PATH_MAX)
+ *                                    prints what it read, or the failing step's errno
  *   load_helper soak DIR ID SECONDS  a worker: for SECONDS creates, writes, appends,
  *                                    renames, hard-links, truncates, fsyncs, reads back
  *                                    and deletes files in DIR/wID (made here), checking
@@ -116,6 +120,23 @@ static int ListPlus(const char* path) {
   }
   if (n < 0) return fprintf(stderr, "getdents64: %s\n", ErrnoName(errno)), 1;
   close(fd);
+  return 0;
+}
+
+static int Deeper(const char* dir, const char* name) {
+  if (chdir(dir) != 0) return printf("chdir %s\n", ErrnoName(errno)), 0;
+  for (int i = 0; i < 2; i++) {
+    if (mkdir(name, 0755) != 0) return printf("mkdir %s\n", ErrnoName(errno)), 0;
+    if (chdir(name) != 0) return printf("chdir %s\n", ErrnoName(errno)), 0;
+  }
+  int fd = open("f", O_CREAT | O_EXCL | O_RDWR, 0644);
+  if (fd < 0) return printf("create %s\n", ErrnoName(errno)), 0;
+  char buf[16] = {0};
+  if (write(fd, "deeper\n", 7) != 7 || pread(fd, buf, sizeof(buf) - 1, 0) != 7) {
+    return printf("write+read %s\n", ErrnoName(errno)), 0;
+  }
+  close(fd);
+  fputs(buf, stdout);
   return 0;
 }
 
@@ -364,6 +385,7 @@ int main(int argc, char** argv) {
     puts(mkdir(argv[2], 0755) == 0 ? "ok" : ErrnoName(errno));
     return 0;
   }
+  if (argc == 4 && strcmp(argv[1], "deeper") == 0) return Deeper(argv[2], argv[3]);
   if (argc == 5 && strcmp(argv[1], "soak") == 0) return Soak(argv[2], atoi(argv[3]), atof(argv[4]));
   if (argc == 5 && strcmp(argv[1], "journal") == 0) {
     return Journal(argv[2], atoi(argv[3]), atof(argv[4]));
