@@ -42,8 +42,7 @@ void WriteAtomically(const std::string& path, const std::string& contents) {
 
 }  // namespace
 
-GuestSessionResult RunGuestSession(const GuestSessionOptions& options,
-                                   const HostHandler& handler) {
+GuestSessionResult RunGuestSession(const GuestSessionOptions& options, const HostHandler& handler) {
   GuestSessionResult result;
   const std::string sync = options.share + "/.sync";
   mkdir(sync.c_str(), 0777);

@@ -44,18 +44,30 @@
 
 static const char* ErrnoName(int err) {
   switch (err) {
-    case ENOENT: return "ENOENT";
-    case EEXIST: return "EEXIST";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case ESTALE: return "ESTALE";
-    case EIO: return "EIO";
-    case ENOSPC: return "ENOSPC";
-    case EINVAL: return "EINVAL";
-    case ENXIO: return "ENXIO";
-    case ENOTDIR: return "ENOTDIR";
-    case ELOOP: return "ELOOP";
+    case ENOENT:
+      return "ENOENT";
+    case EEXIST:
+      return "EEXIST";
+    case ENAMETOOLONG:
+      return "ENAMETOOLONG";
+    case EACCES:
+      return "EACCES";
+    case EPERM:
+      return "EPERM";
+    case ESTALE:
+      return "ESTALE";
+    case EIO:
+      return "EIO";
+    case ENOSPC:
+      return "ENOSPC";
+    case EINVAL:
+      return "EINVAL";
+    case ENXIO:
+      return "ENXIO";
+    case ENOTDIR:
+      return "ENOTDIR";
+    case ELOOP:
+      return "ELOOP";
   }
   static char buf[32];
   snprintf(buf, sizeof(buf), "errno%d", err);
@@ -94,6 +106,11 @@ static int Seek(const char* path) {
     }
     off_t hole = lseek(fd, data, SEEK_HOLE);
     if (hole < 0) return printf("SEEK_HOLE %s\n", ErrnoName(errno)), 1;
+    if (data < pos || hole <= data) { /* a wrong answer must not loop forever */
+      printf("no progress: SEEK_DATA %lld -> %lld, SEEK_HOLE -> %lld\n", (long long)pos,
+             (long long)data, (long long)hole);
+      break;
+    }
     printf("data %lld %lld\n", (long long)data, (long long)hole);
     pos = hole;
   }
@@ -199,8 +216,10 @@ static void CheckSlot(int slot) {
   }
   struct Inode* in = &inodes[slot_inode[slot]];
   if (lstat(path, &st) != 0) return Fail("stat", path, errno);
-  if ((size_t)st.st_size != in->size) printf("# size %lld, model %zu\n", (long long)st.st_size, in->size), Fail("size", path, 0);
-  if ((int)st.st_nlink != in->links) printf("# nlink %d, model %d\n", (int)st.st_nlink, in->links), Fail("nlink", path, 0);
+  if ((size_t)st.st_size != in->size)
+    printf("# size %lld, model %zu\n", (long long)st.st_size, in->size), Fail("size", path, 0);
+  if ((int)st.st_nlink != in->links)
+    printf("# nlink %d, model %d\n", (int)st.st_nlink, in->links), Fail("nlink", path, 0);
   static unsigned char buf[MAXSIZE + 1];
   int fd = open(path, O_RDONLY);
   if (fd < 0) return Fail("open-for-read", path, errno);

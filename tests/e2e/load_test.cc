@@ -6,8 +6,9 @@
 //    caches); no error but ENOENT;
 //  - a directory of 100,000 entries (made on the host) listed completely by READDIR (with
 //    --cache=never, which turns READDIRPLUS off), also while the host adds and removes other
-//    entries, and by READDIRPLUS (with auto) while the host does that; a 4 GiB sparse file's holes (SEEK_DATA/SEEK_HOLE); a path
-//    of 4,000 bytes and one beyond PATH_MAX; names of 255 bytes, and 256 refused.
+//    entries, and by READDIRPLUS (with auto) while the host does that; a 4 GiB sparse file's holes
+//    (SEEK_DATA/SEEK_HOLE); a path of 4,000 bytes and one beyond PATH_MAX; names of 255 bytes, and
+//    256 refused.
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -163,14 +164,14 @@ TEST_P(LoadTest, HostChangesAreSeenAsTheCacheModeSays) {
   EXPECT_EQ(Case("gone_before"), "gone");
   EXPECT_EQ(Case("born_before"), "ENOENT");
   const std::map<std::string, std::string> fresh = {
-      {"f1", "version-two"}, {"f1_size", "11"}, {"f2", "same-2"},      {"old", "ENOENT"},
-      {"new", "8"},          {"gone", "ENOENT"}, {"born", "born"},     {"born_listed", "1"}};
+      {"f1", "version-two"}, {"f1_size", "11"},  {"f2", "same-2"}, {"old", "ENOENT"},
+      {"new", "8"},          {"gone", "ENOENT"}, {"born", "born"}, {"born_listed", "1"}};
   // --cache=always: names, and the contents of a file whose size did not change, stay as
   // the guest cached them. A file whose size changed may show its new size (a read past
   // its end or a listing refreshes it): not asserted.
   const std::map<std::string, std::string> cached = {
-      {"f2", "same-1"}, {"old", "8"}, {"new", "8"}, {"gone", "4"}, {"born", "born"},
-      {"born_listed", "1"}, {"f1", ""}, {"f1_size", ""}};
+      {"f2", "same-1"}, {"old", "8"},         {"new", "8"}, {"gone", "4"},
+      {"born", "born"}, {"born_listed", "1"}, {"f1", ""},   {"f1_size", ""}};
   const std::string& mode = GetParam().cache;
   for (const char* when : {"now", "later", "dropped"}) {
     const std::string w = when;
@@ -261,8 +262,8 @@ TEST_P(LoadTest, NamesOf255BytesAnd256Refused) {
   EXPECT_EQ(Case("create_255"), "ok");
   EXPECT_EQ(Case("create_256"), "ENAMETOOLONG");
   EXPECT_EQ(Case("mkdir_256"), "ENAMETOOLONG");
-  EXPECT_EQ(Case("lookup_256"), "ERROR:stat:_can't_stat_'names/" + std::string(255, 'n') +
-                                    "x':_File_name_too_long");
+  EXPECT_EQ(Case("lookup_256"),
+            "ERROR:stat:_can't_stat_'names/" + std::string(255, 'n') + "x':_File_name_too_long");
   EXPECT_EQ(Case("link_255"), "2");
   EXPECT_EQ(Case("listed_255"), "1");
   struct stat st;
