@@ -55,8 +55,12 @@ bool Read(pid_t pid, ProcessUsage* usage) {
     return false;
   }
   usage->pid = pid;
-  usage->name = std::string(
-      absl::StripTrailingAsciiWhitespace(ReadFile(absl::StrCat("/proc/", pid, "/comm"))));
+  // The executable's name from argv[0]; comm is cut at 15 characters.
+  const std::string cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
+  const std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
+  usage->name = argv0.empty() ? std::string(absl::StripTrailingAsciiWhitespace(
+                                    ReadFile(absl::StrCat("/proc/", pid, "/comm"))))
+                              : argv0.substr(argv0.rfind('/') + 1);
   usage->rss_kib = Field(status, "VmRSS");
   usage->threads = static_cast<int>(Field(status, "Threads"));
   usage->pss_kib = Field(ReadFile(absl::StrCat("/proc/", pid, "/smaps_rollup")), "Pss");

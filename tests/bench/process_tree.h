@@ -22,7 +22,7 @@ namespace virtiofsd::bench {
 
 struct ProcessUsage {
   pid_t pid = 0;
-  std::string name;      // /proc/PID/comm
+  std::string name;      // argv[0]'s last component (else /proc/PID/comm)
   uint64_t rss_kib = 0;  // VmRSS
   uint64_t pss_kib = 0;  // Pss of smaps_rollup (0 if unreadable)
   int threads = 0;
