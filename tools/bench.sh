@@ -60,7 +60,8 @@ c="$c_daemon --socket-path={socket} -o source={dir} -o cache=auto"
 c64="$c --thread-pool-size=64"
 
 work=$(mktemp -d "$base/bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# Kept when something failed: the rounds measured so far are in it.
+trap 'if [ $? = 0 ]; then rm -rf "$work"; else log "kept $work"; fi' EXIT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 
