@@ -147,8 +147,11 @@ guest_run() {
     done
 }
 
+# shellcheck disable=SC2034 # read through rotate's nameref
 columns=("ours:$ours" "C:$c" "native:")
+# shellcheck disable=SC2034
 [ $quick = 1 ] || columns=("ours:$ours" "C:$c" "C-pool64:$c64" "native:")
+# shellcheck disable=SC2034 # read through rotate's nameref
 guests=("ours" "C")
 [ $guest = 0 ] || make_tree "$files" "$work/tree.tar.gz"
 for ((r = 1; r <= rounds; r++)); do
@@ -175,6 +178,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 rounds_files=()
 for ((r = 1; r <= rounds; r++)); do rounds_files+=("$work/round-$r.tsv"); done
+# shellcheck disable=SC2054 # the commas are summarize.py's
 summary_args=(--ours=ours --ref=C --columns=ours,C,C-pool64,native)
 python3 tests/bench/summarize.py "${summary_args[@]}" "${rounds_files[@]}" | tee "$work/summary.md"
 echo
@@ -195,7 +199,7 @@ revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || revision="$revision (with uncommitted changes)"
 pool64_note=''
 if grep -q $'^C-pool64\tGETATTR qd16\terror' "${rounds_files[@]}" 2>/dev/null; then
-  pool64_note="QEMU's C virtiofsd with \`--thread-pool-size=64\` closed the vhost-user socket (it died) at GETATTR qd16 in $(grep -l $'^C-pool64\tGETATTR qd16\terror' "${rounds_files[@]}" | wc -l) of $rounds rounds: its figures at depth 16 are \"error\" (a fresh daemon took each next row)."
+  pool64_note="QEMU's C virtiofsd with \`--thread-pool-size=64\` died (closed the vhost-user socket) at GETATTR qd16 in $(grep -l $'^C-pool64\tGETATTR qd16\terror' "${rounds_files[@]}" | wc -l) of $rounds rounds, and at every other row of depth 16: \"error\" there (a fresh daemon took each next row). With Debian 12's build the kernel's audit log shows why: its own seccomp filter kills a \"pool\" thread with SIGSYS on sched_getaffinity (syscall 204); at depth 1 it serves."
 fi
 {
   cat <<EOF

@@ -7,6 +7,7 @@
 # -ls: `ls -lnR` does the same readdir + lstat of every name), remove it.
 # Prints "BENCH <phase> <seconds>" lines (guest uptime, 10 ms steps).
 set -eu
+# shellcheck disable=SC1091 # written by tools/bench.sh
 . ./job.env
 up() { cut -d' ' -f1 /proc/uptime; }
 since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f\n", b - a }'; }
@@ -32,6 +33,7 @@ echo "BENCH untar $(since "$t")"
 
 cold
 t=$(up)
+# shellcheck disable=SC2010 # listing with attributes is the workload
 names=$(ls -lnR job | grep -c '^-')
 echo "BENCH ls-lR $(since "$t")"
 [ "$names" = "$FILES" ] || {
