@@ -1,285 +1,265 @@
-// Benchmark (not a test): FUSE request rates of vhost-user-fs back-ends, side by
-// side, driven by the test driver exactly as a guest would (QEMU 7.2 negotiation,
-// indirect chains of page-sized buffers). One column per --daemon, all in one run
-// (commands split on spaces; {socket} and {dir} are filled in; absolute paths,
-// since `bazel run` starts in the runfiles tree):
+// Benchmark (not a test): FUSE request rates of vhost-user-fs back-ends side by
+// side with the host's own syscalls on the same directory, driven by the test
+// driver exactly as a guest would (QEMU 7.2 negotiation, indirect chains of
+// page-sized buffers). One column per --daemon/--column, plus --native, each run
+// in turn in the order given (commands split on spaces; {socket} and {dir} are
+// filled in; absolute paths, since `bazel run` starts in the runfiles tree):
 //
 //   bazel run -c opt //tests/bench:fuse_bench --
-//     --daemon='/usr/lib/qemu/virtiofsd --socket-path={socket} -o source={dir} -o cache=auto'
-//     --daemon='/abs/path/to/virtiofsd --socket-path={socket} --shared-dir={dir}'
-//     [--seconds=2]
+//     --column='C:/usr/lib/qemu/virtiofsd --socket-path={socket} -o source={dir}'
+//     --column='ours:/abs/path/to/virtiofsd --socket-path={socket} --shared-dir={dir}'
+//     --native [--seconds=2] [--entries=10000] [--dir=/var/tmp] [--tsv=FILE]
+//     [--only=TEXT (the rows whose name holds TEXT)]
 //
-// Rows: GETATTR and LOOKUP (ops/s), READ and WRITE of 1 MiB (MB/s), each at queue
-// depth 1 and 16, with the median and 99th percentile time a request is in flight
-// (posted to reply). Every reply is checked; a failing daemon gets "error" in its
-// column and its log on stderr. The machine is noisy: compare columns of one run.
-// The driver copies data into and out of guest memory (a guest would not): that
-// client cost is in every column alike.
+// Rows (workload.h): GETATTR and LOOKUP (qd 1, 16), CREATE+RELEASE+UNLINK cycles,
+// READDIRPLUS of a directory of --entries files, READ and WRITE of 4 KiB (ops/s)
+// and 1 MiB (MB/s) at qd 1 and 16, each with the median and 99th percentile time
+// a request is in flight. Then, per daemon: CPU seconds (user + system of all its
+// processes) per 100,000 GETATTRs, and RSS, PSS and threads of each of its
+// processes once the load is over. Every reply is checked; a failing row gets
+// "error", the daemon's log goes to stderr and a fresh daemon takes the next row.
+// --tsv appends every figure as "column<TAB>row<TAB>unit<TAB>value" (what
+// tools/bench.sh summarises). The machine is noisy: compare columns of one run.
 
 #include <fcntl.h>
-#include <linux/fuse.h>
+#include <malloc.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "common/status.h"
-#include "tests/driver/daemon.h"
-#include "tests/driver/fuse_client.h"
-#include "tests/driver/vhost_user_fs_driver.h"
+#include "tests/bench/process_tree.h"
+#include "tests/bench/target.h"
+#include "tests/bench/workload.h"
 
-namespace virtiofsd {
+namespace virtiofsd::bench {
 namespace {
 
-using driver::AsBytes;
-using driver::Daemon;
-using driver::FuseCallOptions;
-using driver::FuseClient;
-using driver::FuseReply;
-using driver::VhostUserFsDriver;
-
-constexpr uint32_t kIoSize = 1 << 20;
-constexpr uint64_t kFileSize = 64ull << 20;  // READ/WRITE offsets cycle through it
-
-struct Workload {
+struct Column {
   std::string name;
-  int depth;
-  bool bytes;  // report MB/s instead of ops/s
+  std::string command;  // empty: the host's syscalls
 };
 
-const Workload kWorkloads[] = {
-    {"GETATTR", 1, false},   {"GETATTR", 16, false},   {"LOOKUP", 1, false},
-    {"LOOKUP", 16, false},   {"READ 1MiB", 1, true},   {"READ 1MiB", 16, true},
-    {"WRITE 1MiB", 1, true}, {"WRITE 1MiB", 16, true},
+// One figure of one column.
+struct Figure {
+  std::string row, unit, value;
 };
 
-struct Result {
-  double per_second = 0;  // ops/s, or MB/s for byte workloads
-  double p50_us = 0;      // time a request spends in flight: median...
-  double p99_us = 0;      // ...and 99th percentile
-  std::string error;
-};
-
-// Whether a READ reply carries, or a WRITE reply reports, the whole kIoSize.
-bool FullTransfer(const Workload& workload, const FuseReply& reply) {
-  if (absl::StartsWith(workload.name, "READ")) return reply.body.size() == kIoSize;
-  fuse_write_out out{};
-  if (reply.body.size() != sizeof(out)) return false;
-  memcpy(&out, reply.body.data(), sizeof(out));
-  return out.size == kIoSize;
+absl::Status MakeShare(const std::string& base, int entries, Share* share) {
+  std::string dir = base + "/fuse-bench-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) return ErrnoError(errno, "mkdtemp in " + base);
+  share->path = dir + "/shared";
+  share->dir_entries = entries;
+  std::error_code error;
+  for (const char* sub : {"", "/dir", "/new"}) {
+    if (!std::filesystem::create_directory(share->path + sub, error)) {
+      return absl::InternalError(share->path + sub + ": " + error.message());
+    }
+  }
+  {
+    std::ofstream file(share->path + "/file", std::ios::binary);
+    const std::string chunk(1 << 20, 'x');
+    for (uint64_t done = 0; done < Share::kFileSize; done += chunk.size()) file << chunk;
+    if (!file) return absl::InternalError("writing " + share->path + "/file");
+  }
+  for (int i = 0; i < entries; ++i) {
+    std::ofstream(absl::StrFormat("%s/dir/entry-%05d", share->path, i));
+  }
+  return absl::OkStatus();
 }
 
-// One daemon under test: its process, the driver connection, an open file.
-class Target {
- public:
-  static absl::StatusOr<std::unique_ptr<Target>> Start(const std::string& command) {
-    auto target = std::unique_ptr<Target>(new Target);
-    char dir[] = "/tmp/fuse-bench-XXXXXX";
-    if (mkdtemp(dir) == nullptr) return ErrnoError(errno, "mkdtemp");
-    target->dir_ = dir;
-    const std::string shared = target->dir_ + "/shared";
-    std::filesystem::create_directory(shared);
-    {
-      std::ofstream file(shared + "/file", std::ios::binary);
-      std::string chunk(kIoSize, 'x');
-      for (uint64_t done = 0; done < kFileSize; done += kIoSize) file << chunk;
+absl::StatusOr<std::unique_ptr<Target>> StartTarget(const Column& column, const Share& share,
+                                                    const std::string& work_dir) {
+  if (column.command.empty()) return StartNativeTarget(share);
+  std::filesystem::create_directories(work_dir);
+  return StartDaemonTarget(column.command, share, work_dir);
+}
+
+std::string OneLine(std::string text) {
+  return absl::StrReplaceAll(text, {{"\t", " "}, {"\n", " "}});
+}
+
+std::vector<Figure> RunColumn(const Column& column, const Share& share, const std::string& work_dir,
+                              const std::vector<Workload>& rows, double seconds) {
+  std::vector<Figure> figures;
+  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(column, share, work_dir);
+  for (const Workload& workload : rows) {
+    if (!target.ok()) {
+      figures.push_back({workload.name, "error", OneLine(target.status().ToString())});
+      continue;
     }
-    VFSD_ASSIGN_OR_RETURN(target->daemon_,
-                          Daemon::Start({.argv = Daemon::SplitCommand(command),
-                                         .socket_path = target->dir_ + "/vhost.sock",
-                                         .shared_dir = shared,
-                                         .log_path = target->dir_ + "/daemon.log"}));
-    VFSD_ASSIGN_OR_RETURN(target->driver_,
-                          VhostUserFsDriver::Connect(target->dir_ + "/vhost.sock", {}));
-    target->fuse_ = std::make_unique<FuseClient>(target->driver_.get());
-    // As a Linux guest posts: one indirect table of page-sized pieces.
-    target->fuse_->set_options(FuseCallOptions{
-        .queue = 1,
-        .post = {.indirect = target->driver_->HasFeature(VIRTIO_RING_F_INDIRECT_DESC),
-                 .max_segment = 4096}});
-    VFSD_RETURN_IF_ERROR(target->fuse_->Init().status());
-    VFSD_ASSIGN_OR_RETURN(fuse_entry_out entry, target->fuse_->Lookup(FUSE_ROOT_ID, "file"));
-    target->file_ = entry.nodeid;
-    VFSD_ASSIGN_OR_RETURN(fuse_open_out open, target->fuse_->Open(entry.nodeid, O_RDWR));
-    target->fh_ = open.fh;
-    return target;
-  }
-
-  ~Target() {
-    fuse_.reset();
-    driver_.reset();
-    daemon_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
-  Result Run(const Workload& workload, absl::Duration duration) {
-    uint64_t offset = 0;
-    const std::string data(kIoSize, 'w');
-    // Starts one request of the workload; returns its unique.
-    std::function<absl::StatusOr<uint64_t>()> start;
-    if (workload.name == "GETATTR") {
-      start = [&] {
-        return fuse_->Start(FUSE_GETATTR, file_, {AsBytes(fuse_getattr_in{})},
-                            sizeof(fuse_attr_out));
-      };
-    } else if (workload.name == "LOOKUP") {
-      start = [&] {
-        return fuse_->Start(FUSE_LOOKUP, FUSE_ROOT_ID, {std::string("file", 5)},
-                            sizeof(fuse_entry_out));
-      };
-    } else {
-      const bool read = absl::StartsWith(workload.name, "READ");
-      start = [&, read] {
-        fuse_read_in in{};  // fuse_write_in has the same first fields
-        in.fh = fh_;
-        in.offset = offset;
-        in.size = kIoSize;
-        offset = (offset + kIoSize) % kFileSize;
-        if (read) return fuse_->Start(FUSE_READ, file_, {AsBytes(in)}, kIoSize);
-        fuse_write_in write{};
-        write.fh = fh_;
-        write.offset = in.offset;
-        write.size = kIoSize;
-        std::vector<std::string> args;  // built in place: a braced list would copy `data` twice
-        args.push_back(AsBytes(write));
-        args.push_back(data);
-        return fuse_->Start(FUSE_WRITE, file_, std::move(args), sizeof(fuse_write_out));
-      };
+    const Result r = (*target)->Run(workload, absl::Seconds(seconds));
+    if (!r.error.empty()) {
+      fprintf(stderr, "%s, %s: %s\nlog:\n%s\n", column.name.c_str(), workload.name.c_str(),
+              r.error.c_str(), (*target)->Log().c_str());
+      figures.push_back({workload.name, "error", OneLine(r.error)});
+      target->reset();  // a fresh daemon for the next row
+      target = StartTarget(column, share, work_dir);
+      continue;
     }
-    Result result;
-    auto fail = [&](const absl::Status& status) {
-      result.error = status.ToString();
-      return result;
-    };
-    // Warm up, then measure.
-    for (absl::Duration span : {absl::Milliseconds(200), duration}) {
-      std::map<uint64_t, absl::Time> started;  // unique -> when it was posted
-      std::vector<double> micros;
-      const absl::Time begin = absl::Now();
-      const absl::Time end = begin + span;
-      absl::Time now = begin;
-      while (now < end || !started.empty()) {
-        while (started.size() < static_cast<size_t>(workload.depth) && now < end) {
-          const absl::Time posted = absl::Now();
-          absl::StatusOr<uint64_t> unique = start();
-          if (!unique.ok()) return fail(unique.status());
-          started[*unique] = posted;
-        }
-        absl::StatusOr<std::pair<uint64_t, FuseReply>> reply = fuse_->AwaitAny();
-        if (!reply.ok()) return fail(reply.status());
-        if (reply->second.error() != 0) {
-          return fail(ErrnoError(reply->second.error(), workload.name));
-        }
-        if (workload.bytes && !FullTransfer(workload, reply->second)) {
-          return fail(absl::DataLossError(workload.name + ": short transfer"));
-        }
-        now = absl::Now();
-        micros.push_back(absl::ToDoubleMicroseconds(now - started[reply->first]));
-        started.erase(reply->first);
-      }
-      const double seconds = absl::ToDoubleSeconds(now - begin);
-      result.per_second = micros.size() / seconds;
-      if (workload.bytes) result.per_second *= kIoSize / 1e6;
-      std::sort(micros.begin(), micros.end());
-      result.p50_us = micros[micros.size() / 2];
-      result.p99_us = micros[micros.size() * 99 / 100];
+    figures.push_back({workload.name, workload.unit, absl::StrFormat("%.1f", r.per_second)});
+    figures.push_back({workload.name, "p50_us", absl::StrFormat("%.1f", r.p50_us)});
+    figures.push_back({workload.name, "p99_us", absl::StrFormat("%.1f", r.p99_us)});
+    if (workload.op == Op::kGetattr && r.requests > 0) {
+      figures.push_back({absl::StrCat("CPU per 100k GETATTR qd", workload.depth), "s",
+                         absl::StrFormat("%.3f", r.cpu_seconds / r.requests * 1e5)});
     }
-    return result;
   }
+  if (!target.ok() || !(*target)->pid().has_value()) return figures;
+  absl::SleepFor(absl::Seconds(1));  // idle after the load
+  absl::StatusOr<std::vector<ProcessUsage>> tree = ReadProcessTree(*(*target)->pid());
+  if (!tree.ok()) return figures;
+  uint64_t rss = 0, pss = 0;
+  int threads = 0;
+  std::map<std::string, int> seen;  // names twice in a tree get "#2"
+  for (const ProcessUsage& p : *tree) {
+    const int n = ++seen[p.name];
+    const std::string name = n == 1 ? p.name : absl::StrCat(p.name, "#", n);
+    figures.push_back({"RSS after load", "KiB:" + name, absl::StrCat(p.rss_kib)});
+    figures.push_back({"PSS after load", "KiB:" + name, absl::StrCat(p.pss_kib)});
+    figures.push_back({"threads after load", "n:" + name, absl::StrCat(p.threads)});
+    rss += p.rss_kib;
+    pss += p.pss_kib;
+    threads += p.threads;
+  }
+  figures.push_back({"RSS after load", "KiB", absl::StrCat(rss)});
+  figures.push_back({"PSS after load", "KiB", absl::StrCat(pss)});
+  figures.push_back({"threads after load", "n", absl::StrCat(threads)});
+  return figures;
+}
 
-  std::string Log() const { return daemon_ != nullptr ? daemon_->Log() : ""; }
-
- private:
-  std::string dir_;
-  std::unique_ptr<Daemon> daemon_;
-  std::unique_ptr<VhostUserFsDriver> driver_;
-  std::unique_ptr<FuseClient> fuse_;
-  uint64_t file_ = 0;
-  uint64_t fh_ = 0;
-};
+int Usage() {
+  fprintf(
+      stderr,
+      "usage: fuse_bench [--column='NAME:CMD with {socket} and {dir}'] [--daemon='CMD'] "
+      "[--native] [--seconds=2] [--entries=10000] [--dir=/tmp] [--tsv=FILE] [--only=ROW-TEXT]\n");
+  return 2;
+}
 
 int Main(int argc, char** argv) {
-  std::vector<std::string> commands;
+  // The driver copies every reply out of guest memory into a fresh string. Keep
+  // freed memory in the heap: returning it to the kernel would make each 1 MiB
+  // reply fault in 256 pages (costly on virtual machines), a client cost a guest
+  // does not pay, which would swamp the READ 1MiB qd16 row.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  std::vector<Column> columns;
   double seconds = 2;
+  int entries = 10000;
+  std::string base = getenv("TMPDIR") != nullptr ? getenv("TMPDIR") : "/tmp";
+  std::string tsv, only;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (absl::ConsumePrefix(&arg, "--daemon=")) {
-      commands.emplace_back(arg);
-      continue;
-    }
-    if (absl::ConsumePrefix(&arg, "--seconds=") && absl::SimpleAtod(arg, &seconds)) continue;
-    fprintf(stderr,
-            "usage: fuse_bench --daemon='CMD with {socket} and {dir}' [--daemon=...] "
-            "[--seconds=2]\n");
-    return 2;
-  }
-  if (commands.empty()) {
-    commands.push_back(
-        "/usr/lib/qemu/virtiofsd --socket-path={socket} -o source={dir} -o cache=auto");
-  }
-  // results[workload][daemon]
-  std::vector<std::vector<Result>> results(std::size(kWorkloads),
-                                           std::vector<Result>(commands.size()));
-  for (size_t d = 0; d < commands.size(); ++d) {
-    absl::StatusOr<std::unique_ptr<Target>> target = Target::Start(commands[d]);
-    for (size_t w = 0; w < std::size(kWorkloads); ++w) {
-      if (!target.ok()) {
-        results[w][d].error = target.status().ToString();
-        continue;
-      }
-      results[w][d] = (*target)->Run(kWorkloads[w], absl::Seconds(seconds));
-    }
-    if (!target.ok())
-      fprintf(stderr, "daemon %zu: %s\n", d + 1, target.status().ToString().c_str());
-    for (const auto& row : results) {
-      if (!row[d].error.empty() && target.ok()) {
-        fprintf(stderr, "daemon %zu: %s\nlog:\n%s\n", d + 1, row[d].error.c_str(),
-                (*target)->Log().c_str());
-        break;
-      }
+      columns.push_back({absl::StrCat("daemon ", columns.size() + 1), std::string(arg)});
+    } else if (absl::ConsumePrefix(&arg, "--column=") && absl::StrContains(arg, ':')) {
+      const size_t colon = arg.find(':');
+      columns.push_back({std::string(arg.substr(0, colon)), std::string(arg.substr(colon + 1))});
+    } else if (arg == "--native") {
+      columns.push_back({"native", ""});
+    } else if (absl::ConsumePrefix(&arg, "--seconds=")) {
+      if (!absl::SimpleAtod(arg, &seconds) || seconds <= 0) return Usage();
+    } else if (absl::ConsumePrefix(&arg, "--entries=")) {
+      if (!absl::SimpleAtoi(arg, &entries) || entries < 0) return Usage();
+    } else if (absl::ConsumePrefix(&arg, "--dir=")) {
+      base = std::string(arg);
+    } else if (absl::ConsumePrefix(&arg, "--only=")) {
+      only = std::string(arg);
+    } else if (absl::ConsumePrefix(&arg, "--tsv=")) {
+      tsv = std::string(arg);
+    } else {
+      return Usage();
     }
   }
+  if (columns.empty()) {
+    columns.push_back(
+        {"C", "/usr/lib/qemu/virtiofsd --socket-path={socket} -o source={dir} -o cache=auto"});
+  }
+  Share share;
+  if (absl::Status status = MakeShare(base, entries, &share); !status.ok()) {
+    fprintf(stderr, "fuse_bench: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  const std::string top = std::filesystem::path(share.path).parent_path();
+  std::vector<Workload> rows;
+  for (Workload& workload : Workloads(entries)) {
+    if (absl::StrContains(workload.name, only)) rows.push_back(std::move(workload));
+  }
+  std::vector<std::vector<Figure>> results;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    results.push_back(RunColumn(columns[c], share, absl::StrCat(top, "/column", c), rows, seconds));
+  }
+  std::filesystem::remove_all(top);
 
-  for (size_t d = 0; d < commands.size(); ++d)
-    printf("daemon %zu: %s\n", d + 1, commands[d].c_str());
-  printf("\n%-22s", "workload");
-  for (size_t d = 0; d < commands.size(); ++d)
-    printf(" %28s", absl::StrFormat("daemon %d (p50/p99 us)", d + 1).c_str());
+  if (!tsv.empty()) {
+    std::ofstream out(tsv, std::ios::app);
+    for (size_t c = 0; c < columns.size(); ++c) {
+      for (const Figure& f : results[c]) {
+        out << columns[c].name << '\t' << f.row << '\t' << f.unit << '\t' << f.value << '\n';
+      }
+    }
+    if (!out) {
+      fprintf(stderr, "fuse_bench: cannot write %s\n", tsv.c_str());
+      return 1;
+    }
+  }
+  for (const Column& column : columns) {
+    printf("%s: %s\n", column.name.c_str(),
+           column.command.empty() ? "the host's syscalls" : column.command.c_str());
+  }
+  // One line per row: each column's main figure, and p50/p99 where there is one.
+  std::vector<std::string> order;
+  for (const auto& figures : results) {
+    for (const Figure& f : figures) {
+      if (!absl::StrContains(f.unit, ':') &&
+          std::find(order.begin(), order.end(), f.row) == order.end()) {
+        order.push_back(f.row);
+      }
+    }
+  }
+  printf("\n%-28s", "row");
+  for (const Column& column : columns) printf(" %30s", column.name.c_str());
   printf("\n");
-  for (size_t w = 0; w < std::size(kWorkloads); ++w) {
-    const Workload& workload = kWorkloads[w];
-    printf("%-22s", absl::StrFormat("%s qd%d", workload.name, workload.depth).c_str());
-    for (const Result& r : results[w]) {
-      std::string cell = !r.error.empty() ? "error"
-                         : workload.bytes ? absl::StrFormat("%.0f MB/s", r.per_second)
-                                          : absl::StrFormat("%.0f ops/s", r.per_second);
-      if (r.error.empty()) cell += absl::StrFormat(" %5.0f/%-5.0f", r.p50_us, r.p99_us);
-      printf(" %28s", cell.c_str());
+  for (const std::string& row : order) {
+    printf("%-28s", row.c_str());
+    for (const auto& figures : results) {
+      std::string cell = "-", p50, p99;
+      for (const Figure& f : figures) {
+        if (f.row != row) continue;
+        if (f.unit == "p50_us") {
+          p50 = f.value;
+        } else if (f.unit == "p99_us") {
+          p99 = f.value;
+        } else if (f.unit == "error") {
+          cell = "error";
+        } else if (!absl::StrContains(f.unit, ':')) {
+          cell = absl::StrCat(f.value, " ", f.unit);
+        }
+      }
+      if (!p50.empty()) cell += absl::StrCat(" ", p50, "/", p99);
+      printf(" %30s", cell.c_str());
     }
     printf("\n");
   }
-  printf("\n(p50/p99 us: time one request spends in flight, posted to reply)\n");
+  printf("\n(a/b after a rate: p50/p99 us a request is in flight, posted to reply)\n");
   return 0;
 }
 
 }  // namespace
-}  // namespace virtiofsd
+}  // namespace virtiofsd::bench
 
-int main(int argc, char** argv) { return virtiofsd::Main(argc, argv); }
+int main(int argc, char** argv) { return virtiofsd::bench::Main(argc, argv); }
