@@ -27,7 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/capabilities.h"
 #include "broker/testing/test_broker.h"
-#include "common/broker_client.h"
+#include "common/channel/broker_client.h"
 #include "common/child_config.h"
 #include "common/status_matchers.h"
 #include "common/testing/config_text.h"

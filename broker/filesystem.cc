@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "common/operations.h"
+#include "common/channel/operations.h"
 
 namespace virtiofsd {
 namespace {

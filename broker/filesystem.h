@@ -1,5 +1,5 @@
 // The broker's passthrough filesystem: one small handler per row of the
-// protocol's operation table (common/operations.h), each of which checks what
+// protocol's operation table (common/channel/operations.h), each of which checks what
 // the frontend sent (node and handle ids, names, flags against allow-lists, file
 // types) and then makes one *at syscall relative to an fd it holds, answering
 // with the kernel's errno.
@@ -42,7 +42,7 @@
 
 namespace virtiofsd {
 
-// The rows of common/operations.h that concern the channel rather than the share:
+// The rows of common/channel/operations.h that concern the channel rather than the share:
 // the Server answers them itself, with a method named like the row. FileSystem
 // serves every other row.
 constexpr bool ServedByServer(proto::Request::OpCase op) {

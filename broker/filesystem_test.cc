@@ -1,4 +1,4 @@
-// FileSystem's dispatch against the table of operations (common/operations.h):
+// FileSystem's dispatch against the table of operations (common/channel/operations.h):
 // every row the Server does not answer has a handler here (nothing is silently
 // ENOSYS), and a read-only share refuses exactly the rows whose Effect is
 // kModifies, before their handler runs.
@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "broker/testing/test_broker.h"
-#include "common/operations.h"
+#include "common/channel/operations.h"
 #include "gtest/gtest.h"
 
 namespace virtiofsd {

@@ -14,7 +14,7 @@
 #include "broker/filesystem.h"
 #include "broker/server.h"
 #include "broker/testing/test_broker.h"
-#include "common/broker_wire.h"
+#include "common/channel/broker_wire.h"
 #include "gtest/gtest.h"
 
 namespace virtiofsd::testing {

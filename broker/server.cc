@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/broker_wire.h"
+#include "common/channel/broker_wire.h"
+#include "common/channel/operations.h"
 #include "common/logging.h"
-#include "common/operations.h"
 
 namespace virtiofsd {
 namespace {

@@ -19,7 +19,7 @@
 #include "broker/credentials.h"
 #include "broker/filesystem.h"
 #include "broker/lock_waiters.h"
-#include "common/frame_socket.h"
+#include "common/channel/frame_socket.h"
 #include "proto/broker.pb.h"
 
 namespace virtiofsd {
@@ -36,7 +36,7 @@ class Server {
   void Serve();
   // Handles one decoded request; false when the frontend broke the protocol.
   bool Dispatch(proto::Request& request, ThreadCredentials& credentials);
-  // The rows of common/operations.h that ServedByServer() names, one method
+  // The rows of common/channel/operations.h that ServedByServer() names, one method
   // each, named like the row; false when the frontend broke the protocol.
   bool Handshake(const proto::Request& request);
   bool Interrupt(const proto::Request& request);

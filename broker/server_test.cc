@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "broker/testing/test_broker.h"
-#include "common/broker_wire.h"
+#include "common/channel/broker_wire.h"
 #include "common/status_matchers.h"
 #include "common/testing/open_fds.h"
 #include "gtest/gtest.h"

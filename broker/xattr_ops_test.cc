@@ -20,7 +20,7 @@
 
 #include "broker/testing/conformance.h"
 #include "broker/testing/test_broker.h"
-#include "common/broker_wire.h"
+#include "common/channel/broker_wire.h"
 #include "common/testing/open_fds.h"
 #include "gtest/gtest.h"
 

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
-#include "common/broker_client.h"
+#include "common/channel/broker_client.h"
 #include "frontend/fuse_call.h"
 #include "frontend/fuse_options.h"
 #include "frontend/lock_waits.h"

@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/broker_wire.h"
-#include "common/frame_socket.h"
+#include "common/channel/broker_wire.h"
+#include "common/channel/frame_socket.h"
 #include "frontend/testing/session_harness.h"
 #include "gtest/gtest.h"
 

@@ -1,6 +1,6 @@
 // The one table of FUSE opcodes (enum fuse_opcode of <linux/fuse.h>): each is
 // either served by a frontend handler, listed with the broker operations
-// (rows of common/operations.h) that handler sends, or answered ENOSYS with the
+// (rows of common/channel/operations.h) that handler sends, or answered ENOSYS with the
 // reason next to it. FuseSession's dispatch (a number listed twice does not
 // build: duplicate case) and FuseContext's check of what a handler sends come from
 // it: //frontend:fuse_opcodes_test holds it to the kernel header (every opcode

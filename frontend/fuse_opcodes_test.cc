@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-#include "common/operations.h"
+#include "common/channel/operations.h"
 #include "gtest/gtest.h"
 
 namespace virtiofsd {

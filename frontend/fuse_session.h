@@ -18,7 +18,7 @@
 #ifndef VIRTIOFSD_FRONTEND_FUSE_SESSION_H_
 #define VIRTIOFSD_FRONTEND_FUSE_SESSION_H_
 
-#include "common/broker_client.h"
+#include "common/channel/broker_client.h"
 #include "frontend/fuse_context.h"
 #include "frontend/fuse_options.h"
 #include "frontend/queue_runner.h"

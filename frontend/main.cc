@@ -15,7 +15,7 @@
 #include <optional>
 #include <string>
 
-#include "common/broker_client.h"
+#include "common/channel/broker_client.h"
 #include "common/child_config.h"
 #include "common/launcher_link.h"
 #include "common/logging.h"

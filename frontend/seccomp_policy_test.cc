@@ -17,7 +17,7 @@
 
 #include <thread>
 
-#include "common/frame_socket.h"
+#include "common/channel/frame_socket.h"
 #include "gtest/gtest.h"
 
 namespace virtiofsd {

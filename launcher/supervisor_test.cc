@@ -14,7 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "common/frame_socket.h"
+#include "common/channel/frame_socket.h"
 #include "common/logging.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"

@@ -16,8 +16,8 @@
 
 #include "broker/filesystem.h"
 #include "broker/server.h"
-#include "common/broker_client.h"
-#include "common/frame_socket.h"
+#include "common/channel/broker_client.h"
+#include "common/channel/frame_socket.h"
 #include "common/unique_fd.h"
 #include "proto/broker.pb.h"
 

@@ -21,8 +21,8 @@
 #include "broker/filesystem.h"
 #include "broker/seccomp_policy.h"
 #include "broker/server.h"
-#include "common/broker_client.h"
-#include "common/frame_socket.h"
+#include "common/channel/broker_client.h"
+#include "common/channel/frame_socket.h"
 #include "common/logging.h"
 
 namespace virtiofsd {

@@ -19,9 +19,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/broker_client.h"
-#include "common/broker_wire.h"
-#include "common/frame_socket.h"
+#include "common/channel/broker_client.h"
+#include "common/channel/broker_wire.h"
+#include "common/channel/frame_socket.h"
 
 namespace virtiofsd {
 namespace {

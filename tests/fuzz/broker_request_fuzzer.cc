@@ -22,8 +22,8 @@
 
 #include "broker/filesystem.h"
 #include "broker/server.h"
-#include "common/broker_wire.h"
-#include "common/frame_socket.h"
+#include "common/channel/broker_wire.h"
+#include "common/channel/frame_socket.h"
 #include "common/logging.h"
 #include "common/unique_fd.h"
 

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/broker_wire.h"
-#include "common/frame_socket.h"
+#include "common/channel/broker_wire.h"
+#include "common/channel/frame_socket.h"
 #include "common/unique_fd.h"
 
 namespace virtiofsd {

@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "common/broker_client.h"
+#include "common/channel/broker_client.h"
 #include "common/logging.h"
 #include "frontend/fuse_session.h"
 

@@ -1,4 +1,4 @@
-#include "common/broker_client.h"
+#include "common/channel/broker_client.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -14,7 +14,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "common/broker_wire.h"
+#include "common/channel/broker_wire.h"
 #include "common/logging.h"
 #include "common/status_matchers.h"
 #include "common/testing/full_fd_table.h"

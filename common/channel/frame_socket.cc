@@ -1,4 +1,4 @@
-#include "common/frame_socket.h"
+#include "common/channel/frame_socket.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "common/broker_wire.h"
+#include "common/channel/broker_wire.h"
 
 #include <fcntl.h>
 #include <string.h>

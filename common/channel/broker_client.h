@@ -19,8 +19,8 @@
 // the reply granted: a ReleaseRequest for its handle and, for a Create or Tmpfile
 // reply, a ForgetRequest for its node.
 
-#ifndef VIRTIOFSD_COMMON_BROKER_CLIENT_H_
-#define VIRTIOFSD_COMMON_BROKER_CLIENT_H_
+#ifndef VIRTIOFSD_COMMON_CHANNEL_BROKER_CLIENT_H_
+#define VIRTIOFSD_COMMON_CHANNEL_BROKER_CLIENT_H_
 
 #include <atomic>
 #include <cstdint>
@@ -32,8 +32,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "common/broker_wire.h"
-#include "common/frame_socket.h"
+#include "common/channel/broker_wire.h"
+#include "common/channel/frame_socket.h"
 #include "proto/broker.pb.h"
 
 namespace virtiofsd {
@@ -99,4 +99,4 @@ class BrokerClient {
 
 }  // namespace virtiofsd
 
-#endif  // VIRTIOFSD_COMMON_BROKER_CLIENT_H_
+#endif  // VIRTIOFSD_COMMON_CHANNEL_BROKER_CLIENT_H_

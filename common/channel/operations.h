@@ -1,13 +1,13 @@
 // The one table of the broker protocol's operations (proto/broker.proto's
 // Request.op). Everything that depends on the set of operations comes from it:
-// the wire rules in common/broker_wire (which result answers which request,
+// the wire rules in common/channel/broker_wire (which result answers which request,
 // which requests are one-way), the broker's handler dispatch (one method per
 // row, named like the row: the Server's own for the channel's rows that
 // broker/filesystem.h's ServedByServer() names, FileSystem's for every other
 // row; the Effect column decides EROFS), and the frontend's check that every row
 // is sent by some FUSE opcode. Adding an operation means adding a row here and
 // its oneof field in the proto; a row without a broker handler does not build,
-// and a oneof field without a row fails //common:operations_test.
+// and a oneof field without a row fails //common/channel:operations_test.
 //
 // Columns: OP(Name, Result, Effect)
 //   Name    the oneof field in CamelCase (proto::Request::k##Name) and the
@@ -19,8 +19,8 @@
 //           kOneWay: gets no reply, and carries request id 0.
 // Open is kReads: it asks for write access inside, and answers EROFS itself.
 
-#ifndef VIRTIOFSD_COMMON_OPERATIONS_H_
-#define VIRTIOFSD_COMMON_OPERATIONS_H_
+#ifndef VIRTIOFSD_COMMON_CHANNEL_OPERATIONS_H_
+#define VIRTIOFSD_COMMON_CHANNEL_OPERATIONS_H_
 
 #include <optional>
 
@@ -93,4 +93,4 @@ constexpr std::optional<OperationRule> FindOperation(proto::Request::OpCase op) 
 
 }  // namespace virtiofsd
 
-#endif  // VIRTIOFSD_COMMON_OPERATIONS_H_
+#endif  // VIRTIOFSD_COMMON_CHANNEL_OPERATIONS_H_

@@ -8,8 +8,8 @@
 // is an error, and every fd that arrived with a rejected frame is closed before
 // Receive() returns. Received fds are close-on-exec (MSG_CMSG_CLOEXEC).
 
-#ifndef VIRTIOFSD_COMMON_FRAME_SOCKET_H_
-#define VIRTIOFSD_COMMON_FRAME_SOCKET_H_
+#ifndef VIRTIOFSD_COMMON_CHANNEL_FRAME_SOCKET_H_
+#define VIRTIOFSD_COMMON_CHANNEL_FRAME_SOCKET_H_
 
 #include <cstddef>
 #include <string>
@@ -90,4 +90,4 @@ class FrameSocket {
 
 }  // namespace virtiofsd
 
-#endif  // VIRTIOFSD_COMMON_FRAME_SOCKET_H_
+#endif  // VIRTIOFSD_COMMON_CHANNEL_FRAME_SOCKET_H_

@@ -1,4 +1,4 @@
-#include "common/broker_client.h"
+#include "common/channel/broker_client.h"
 
 #include <errno.h>
 

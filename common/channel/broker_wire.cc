@@ -1,9 +1,9 @@
-#include "common/broker_wire.h"
+#include "common/channel/broker_wire.h"
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/operations.h"
+#include "common/channel/operations.h"
 #include "common/status.h"
 
 namespace virtiofsd {

@@ -5,12 +5,12 @@
 // Both sides use these functions; each checks everything it receives, because
 // either peer may be broken (and the frontend may be compromised).
 
-#ifndef VIRTIOFSD_COMMON_BROKER_WIRE_H_
-#define VIRTIOFSD_COMMON_BROKER_WIRE_H_
+#ifndef VIRTIOFSD_COMMON_CHANNEL_BROKER_WIRE_H_
+#define VIRTIOFSD_COMMON_CHANNEL_BROKER_WIRE_H_
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/frame_socket.h"
+#include "common/channel/frame_socket.h"
 #include "common/unique_fd.h"
 #include "proto/broker.pb.h"
 
@@ -59,4 +59,4 @@ absl::StatusOr<proto::Reply> DecodeReplyThatLostItsFd(Frame& frame);
 
 }  // namespace virtiofsd
 
-#endif  // VIRTIOFSD_COMMON_BROKER_WIRE_H_
+#endif  // VIRTIOFSD_COMMON_CHANNEL_BROKER_WIRE_H_

@@ -1,4 +1,4 @@
-#include "common/operations.h"
+#include "common/channel/operations.h"
 
 #include <set>
 #include <string>
@@ -18,7 +18,7 @@ TEST(OperationsTest, TheTableHasOneRowPerProtocolOperation) {
     const int number = oneof->field(i)->number();
     fields.insert(number);
     EXPECT_TRUE(FindOperation(static_cast<proto::Request::OpCase>(number)).has_value())
-        << "no row in common/operations.h for Request." << oneof->field(i)->name();
+        << "no row in common/channel/operations.h for Request." << oneof->field(i)->name();
   }
   std::set<int> rows;
   for (const OperationRule& rule : kOperations) {
