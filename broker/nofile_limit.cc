@@ -10,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "common/logging.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
 
@@ -37,6 +38,14 @@ absl::StatusOr<uint64_t> RaiseNofileLimit(uint64_t requested) {
   if (getrlimit(RLIMIT_NOFILE, &limit) < 0) return ErrnoError(errno, "getrlimit");
   limit.rlim_cur = std::min<uint64_t>(target, limit.rlim_max);
   if (setrlimit(RLIMIT_NOFILE, &limit) < 0) return ErrnoError(errno, "setrlimit");
+  if (limit.rlim_cur < target) {
+    VFSD_LOG(kWarn,
+             "RLIMIT_NOFILE is %d, below the %d asked for (the hard limit is %d): about that "
+             "many guest inodes and open files fit before requests fail with ENFILE; raise "
+             "the hard limit (LimitNOFILE= in a systemd unit), or use --inode-file-handles "
+             "where the share is a filesystem root",
+             limit.rlim_cur, target, limit.rlim_max);
+  }
   return limit.rlim_cur;
 }
 

@@ -17,7 +17,8 @@ uint64_t NofileTarget(uint64_t requested, uint64_t file_max);
 
 // Reads /proc/sys/fs/file-max and sets the soft (and, if allowed, hard) limit to
 // NofileTarget(); where raising the hard limit is refused, the soft limit goes as
-// far as the hard one. Returns the soft limit now in force.
+// far as the hard one, with one warning that names the shortfall. Returns the soft
+// limit now in force.
 absl::StatusOr<uint64_t> RaiseNofileLimit(uint64_t requested);
 
 }  // namespace virtiofsd

@@ -48,15 +48,9 @@ int Count(const std::string& text, const std::string& what) {
 
 FaultRun RunFaultGuest(const FaultRunOptions& options) {
   FaultRun run;
-  const std::string guest_dir = Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest");
-  for (const char* file : {"vmlinuz", "initramfs.cpio.gz"}) {
-    if (!Exists(guest_dir + "/" + file)) {
-      run.error = absl::StrCat("no test guest: ", guest_dir, "/", file,
-                               " is missing. Run tools/guest/prepare.sh (as root, with apt "
-                               "access) before the tests, or set VIRTIOFSD_GUEST_DIR.");
-      return run;
-    }
-  }
+  run.error = MissingGuest();
+  if (!run.error.empty()) return run;
+  const std::string guest_dir = GuestDir();
   const std::string logs =
       Env("TEST_UNDECLARED_OUTPUTS_DIR", Env("TEST_TMPDIR", "/tmp")) + "/" + options.name;
   mkdir(logs.c_str(), 0755);

@@ -52,9 +52,8 @@ GuestSessionResult RunGuestSession(const GuestSessionOptions& options, const Hos
   const std::string command = absl::StrCat(
       ShellQuote(Runfile("tools/guest/run_guest.sh")), " --daemon ", ShellQuote(options.daemon),
       " --shared-dir ", ShellQuote(options.share), " --script ", ShellQuote(options.script),
-      " --guest-dir ", ShellQuote(Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest")),
-      " --timeout ", options.timeout_seconds, " --log ", ShellQuote(options.logs), " ",
-      options.extra_args, " 2>", ShellQuote(stderr_file));
+      " --guest-dir ", ShellQuote(GuestDir()), " --timeout ", options.timeout_seconds, " --log ",
+      ShellQuote(options.logs), " ", options.extra_args, " 2>", ShellQuote(stderr_file));
   std::atomic<bool> done = false;
   std::thread guest([&] {
     result.output = RunShell(command, result.status);

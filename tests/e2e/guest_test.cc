@@ -77,15 +77,9 @@ struct GuestRun {
 
 GuestRun RunGuest(const Daemon& daemon) {
   GuestRun run;
-  const std::string guest_dir = Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest");
-  for (const char* file : {"vmlinuz", "initramfs.cpio.gz"}) {
-    if (!Exists(guest_dir + "/" + file)) {
-      run.error = absl::StrCat("no test guest: ", guest_dir, "/", file,
-                               " is missing. Run tools/guest/prepare.sh (as root, with apt "
-                               "access) before the tests, or set VIRTIOFSD_GUEST_DIR.");
-      return run;
-    }
-  }
+  run.error = MissingGuest();
+  if (!run.error.empty()) return run;
+  const std::string guest_dir = GuestDir();
   const std::string tmp = Env("TEST_TMPDIR", "/tmp");
   const std::string logs = Env("TEST_UNDECLARED_OUTPUTS_DIR", tmp) + "/" + daemon.name;
   run.share = tmp + "/share-" + daemon.name;
@@ -261,8 +255,8 @@ int RunGuestScript(const std::string& daemon, const std::string& script,
 }
 
 TEST(RunGuestTest, FailsWhenTheDaemonCrashes) {
-  const std::string guest_dir = Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest");
-  ASSERT_TRUE(Exists(guest_dir + "/vmlinuz")) << "no test guest: run tools/guest/prepare.sh";
+  ASSERT_EQ(MissingGuest(), "");
+  const std::string guest_dir = GuestDir();
   std::string log;
   EXPECT_EQ(RunGuestScript(Runfile("tests/e2e/crashing_daemon.sh") + " {socket} {dir}",
                            "tests/e2e/crash_trigger.sh", guest_dir, &log),
@@ -275,8 +269,8 @@ TEST(RunGuestTest, FailsWhenTheDaemonCrashes) {
 // The Rust virtiofsd README's example command line works verbatim with our
 // binary (paths aside). Its share is a mount of its own, as file handles require.
 TEST(RunGuestTest, RustReadmeExampleServesTheGuest) {
-  const std::string guest_dir = Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest");
-  ASSERT_TRUE(Exists(guest_dir + "/vmlinuz")) << "no test guest: run tools/guest/prepare.sh";
+  ASSERT_EQ(MissingGuest(), "");
+  const std::string guest_dir = GuestDir();
   const std::string ours = Env("VIRTIOFSD_E2E_OURS", Runfile("launcher/virtiofsd"));
   std::string log;
   EXPECT_EQ(RunGuestScript(ours + " --socket-path={socket} --shared-dir {dir} "
@@ -290,8 +284,8 @@ TEST(RunGuestTest, RustReadmeExampleServesTheGuest) {
 // A guest that reboots: QEMU stops the rings and resets the device, the new kernel
 // negotiates from scratch and INITs again, and sees what the first boot wrote.
 TEST(RunGuestTest, GuestRebootIsServed) {
-  const std::string guest_dir = Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest");
-  ASSERT_TRUE(Exists(guest_dir + "/vmlinuz")) << "no test guest: run tools/guest/prepare.sh";
+  ASSERT_EQ(MissingGuest(), "");
+  const std::string guest_dir = GuestDir();
   const std::string ours = Env("VIRTIOFSD_E2E_OURS", Runfile("launcher/virtiofsd"));
   std::string log;
   EXPECT_EQ(RunGuestScript(ours + " --socket-path={socket} --shared-dir={dir}",

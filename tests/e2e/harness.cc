@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -51,6 +52,20 @@ std::string RunShell(const std::string& command, int& status) {
   const int raw = pclose(pipe);
   status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return output;
+}
+
+std::string GuestDir() { return Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest"); }
+
+std::string MissingGuest() {
+  const std::string guest_dir = GuestDir();
+  for (const char* file : {"vmlinuz", "initramfs.cpio.gz"}) {
+    if (!Exists(guest_dir + "/" + file)) {
+      return absl::StrCat("no test guest: ", guest_dir, "/", file,
+                          " is missing. Run tools/guest/prepare.sh (as root, with apt "
+                          "access) before the tests, or set VIRTIOFSD_GUEST_DIR.");
+    }
+  }
+  return "";
 }
 
 std::map<std::string, std::string> ParseCases(const std::string& output) {

@@ -28,6 +28,12 @@ std::string ShellQuote(const std::string& s);
 // did not exit normally).
 std::string RunShell(const std::string& command, int& status);
 
+// The directory of the test guest's kernel and initramfs ($VIRTIOFSD_GUEST_DIR,
+// default /var/cache/virtiofsd-guest), and why a guest cannot boot from it: "" when
+// both files are there, else a message naming the missing file and the fix.
+std::string GuestDir();
+std::string MissingGuest();
+
 // The "CASE name result" lines of a guest script's output, by name; a "DONE" line
 // maps "DONE" to "" (the script ran to its end).
 std::map<std::string, std::string> ParseCases(const std::string& output);

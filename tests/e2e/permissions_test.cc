@@ -95,7 +95,7 @@ std::vector<Daemon> Daemons() {
 }
 
 std::map<std::string, std::string> GuestCases(const Daemon& daemon, std::string& log) {
-  const std::string guest_dir = Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest");
+  const std::string guest_dir = GuestDir();
   const std::string share = MakeWorkDir("share-" + daemon.name);
   const std::string logs = Env("TEST_UNDECLARED_OUTPUTS_DIR", Env("TEST_TMPDIR", "/tmp")) +
                            "/permissions-" + daemon.name;

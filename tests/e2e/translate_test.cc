@@ -41,13 +41,12 @@ TEST(TranslateTest, SquashedUsersOwnTheMappedHostIdsAndForbiddenOnesAreRefused) 
   const std::string logs =
       Env("TEST_UNDECLARED_OUTPUTS_DIR", Env("TEST_TMPDIR", "/tmp")) + "/translate";
   mkdir(logs.c_str(), 0755);
-  const std::string output =
-      RunShell(absl::StrCat(ShellQuote(Runfile("tools/guest/run_guest.sh")), " --daemon ",
-                            ShellQuote(daemon), " --shared-dir ", ShellQuote(share), " --script ",
-                            ShellQuote(Runfile("tests/e2e/translate.sh")), " --guest-dir ",
-                            ShellQuote(Env("VIRTIOFSD_GUEST_DIR", "/var/cache/virtiofsd-guest")),
-                            " --timeout 300 --log ", ShellQuote(logs), " 2>&1"),
-               status);
+  const std::string output = RunShell(
+      absl::StrCat(ShellQuote(Runfile("tools/guest/run_guest.sh")), " --daemon ",
+                   ShellQuote(daemon), " --shared-dir ", ShellQuote(share), " --script ",
+                   ShellQuote(Runfile("tests/e2e/translate.sh")), " --guest-dir ",
+                   ShellQuote(GuestDir()), " --timeout 300 --log ", ShellQuote(logs), " 2>&1"),
+      status);
   EXPECT_EQ(status, 0) << output;
   const std::map<std::string, std::string> guest = ParseCases(output);
   ASSERT_TRUE(guest.count("DONE")) << "the guest run did not finish:\n" << output;
