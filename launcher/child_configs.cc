@@ -53,6 +53,7 @@ proto::FrontendConfig FrontendConfigFor(const Options& o, const FrontendIdentity
   // Saturated, not wrapped: the frontend refuses what it cannot run.
   config.set_thread_pool_size(
       static_cast<uint32_t>(std::min<size_t>(o.thread_pool_size, UINT32_MAX)));
+  config.set_request_queues(o.request_queues);
   // As in the Rust daemon, --cache=never turns READDIRPLUS off: its entries would
   // be cached for no time at all.
   config.set_no_readdirplus(o.no_readdirplus || o.cache == CachePolicy::kNever);

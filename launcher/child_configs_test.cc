@@ -35,7 +35,7 @@ TEST(ChildConfigsTest, DefaultsAreWrittenExplicitly) {
   ExpectConfig(FrontendConfigFor(o, kNobody), R"(
       channel_fd: 3 listen_fd: 4 cache: "auto" writeback: false no_readdirplus: false
       announce_submounts: true killpriv_v2: false posix_acl: false allow_mmap: false
-      thread_pool_size: 0 seccomp: "kill" sandbox_uid: 65534 sandbox_gid: 65534
+      thread_pool_size: 0 request_queues: 1 seccomp: "kill" sandbox_uid: 65534 sandbox_gid: 65534
       unique_ids: false rlimit_nofile: 0 log_level: "info" launcher_fd: 5)");
 }
 
@@ -44,6 +44,7 @@ TEST(ChildConfigsTest, EveryHonouredOptionReachesItsChild) {
                      "--fd=9",
                      "--tag=myfs",
                      "--thread-pool-size=8",
+                     "--num-request-queues=4",
                      "--posix-acl",
                      "--xattrmap=:ok:all:::",
                      "--sandbox=chroot",
@@ -76,7 +77,7 @@ TEST(ChildConfigsTest, EveryHonouredOptionReachesItsChild) {
   ExpectConfig(FrontendConfigFor(o, {1000, 1001, true}), R"(
       channel_fd: 3 listen_fd: 4 tag: "myfs" cache: "metadata" writeback: true
       no_readdirplus: true announce_submounts: false killpriv_v2: true posix_acl: true
-      allow_mmap: true thread_pool_size: 8 seccomp: "log" sandbox_uid: 1000 sandbox_gid: 1001
+      allow_mmap: true thread_pool_size: 8 request_queues: 4 seccomp: "log" sandbox_uid: 1000 sandbox_gid: 1001
       unique_ids: true rlimit_nofile: 4096 log_level: "debug" launcher_fd: 5)");
 }
 

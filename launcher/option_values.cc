@@ -42,6 +42,15 @@ absl::Status CheckTag(absl::string_view value) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint32_t> ParseRequestQueues(absl::string_view value) {
+  constexpr absl::string_view kOption = "--num-request-queues";
+  VFSD_ASSIGN_OR_RETURN(uint32_t queues, ParseNumber<uint32_t>(kOption, value));
+  if (queues < 1 || queues > kMaxRequestQueues) {
+    return BadValue(kOption, value, absl::StrCat("must be 1 to ", kMaxRequestQueues));
+  }
+  return queues;
+}
+
 absl::Status CheckModcaps(absl::string_view option, absl::string_view value) {
   for (absl::string_view item : absl::StrSplit(value, ':')) {
     if (item.size() < 2 || (item[0] != '+' && item[0] != '-')) {

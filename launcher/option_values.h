@@ -7,6 +7,7 @@
 #define VIRTIOFSD_LAUNCHER_OPTION_VALUES_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,10 @@ namespace virtiofsd {
 
 // The virtio-fs config space holds the tag in 36 bytes.
 inline constexpr size_t kMaxTagBytes = 36;
+
+// The most request queues the frontend serves (FrontendConfig.request_queues):
+// one thread each, counted in its RLIMIT_NPROC bound.
+inline constexpr uint32_t kMaxRequestQueues = 64;
 
 absl::Status BadValue(absl::string_view option, absl::string_view value, absl::string_view why);
 
@@ -57,6 +62,9 @@ absl::Status CheckSocketPath(absl::string_view option, absl::string_view value);
 
 // 1 to kMaxTagBytes bytes.
 absl::Status CheckTag(absl::string_view value);
+
+// --num-request-queues: a number from 1 to kMaxRequestQueues.
+absl::StatusOr<uint32_t> ParseRequestQueues(absl::string_view value);
 
 // "+name:-name:..." as the Rust daemon and libcap-ng spell capability names (any
 // case, without CAP_); each name must be one libcap-ng knows.

@@ -45,6 +45,18 @@ TEST(OptionValuesTest, TagIsOneTo36Bytes) {
   EXPECT_FALSE(CheckTag(std::string(kMaxTagBytes + 1, 't')).ok());
 }
 
+TEST(OptionValuesTest, RequestQueuesAreOneTo64) {
+  EXPECT_EQ(*ParseRequestQueues("1"), 1u);
+  EXPECT_EQ(*ParseRequestQueues("64"), kMaxRequestQueues);
+  EXPECT_EQ(ParseRequestQueues("65").status().message(),
+            "invalid value '65' for '--num-request-queues': must be 1 to 64");
+  for (const char* bad : {"0", "65", "4294967296", "-1", "", "four", "4 "}) {
+    absl::StatusOr<uint32_t> queues = ParseRequestQueues(bad);
+    EXPECT_THAT(queues, StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
+    EXPECT_THAT(std::string(queues.status().message()), HasSubstr("'--num-request-queues'"));
+  }
+}
+
 TEST(OptionValuesTest, ModcapsNamesKnownCapabilitiesInAnyCase) {
   EXPECT_TRUE(CheckModcaps("--modcaps", "+sys_admin:-MKNOD").ok());
   EXPECT_THAT(CheckModcaps("--modcaps", "sys_admin"), StatusIs(absl::StatusCode::kInvalidArgument));

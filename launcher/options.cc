@@ -113,6 +113,12 @@ const std::vector<OptionSpec>& Specs() {
                                ParseNumber<size_t>("--thread-pool-size", v));
          return absl::OkStatus();
        }},
+      // Not a Rust virtiofsd option: named after QEMU's vhost-user-fs-pci property.
+      {"--num-request-queues", true,
+       [](ParseState& s, absl::string_view v) {
+         VFSD_ASSIGN_OR_RETURN(s.options().request_queues, ParseRequestQueues(v));
+         return absl::OkStatus();
+       }},
       Flag("--xattr", &Options::xattr),
       Flag("--posix-acl", &Options::posix_acl),
       {"--xattrmap", true,

@@ -49,6 +49,9 @@ struct Options {
   bool announce_submounts = true;
   bool killpriv_v2 = false;
   size_t thread_pool_size = 0;
+  // Request queues the device offers (QEMU's vhost-user-fs-pci num-request-queues
+  // must not exceed it), 1..kMaxRequestQueues.
+  uint32_t request_queues = 1;
 
   std::optional<std::string> tag;
   bool xattr = false;

@@ -39,6 +39,7 @@ TEST(OptionsTest, DefaultsAreTheRustDaemons) {
   EXPECT_TRUE(o.announce_submounts);
   EXPECT_FALSE(o.killpriv_v2);
   EXPECT_EQ(o.thread_pool_size, 0u);
+  EXPECT_EQ(o.request_queues, 1u);
   EXPECT_EQ(o.log_level, LogLevel::kInfo);
   EXPECT_FALSE(o.xattr);
   EXPECT_FALSE(o.readonly);
@@ -58,6 +59,11 @@ TEST(OptionsTest, EveryOptionParses) {
        [](const Options& o) { return o.tag->size() == 36; }},
       {{"--socket-group=kvm"}, [](const Options& o) { return o.socket_group == "kvm"; }},
       {{"--thread-pool-size", "16"}, [](const Options& o) { return o.thread_pool_size == 16; }},
+      {{"--num-request-queues=4"}, [](const Options& o) { return o.request_queues == 4; }},
+      {{"--num-request-queues", "1"}, [](const Options& o) { return o.request_queues == 1; }},
+      {{"--num-request-queues=64"}, [](const Options& o) { return o.request_queues == 64; }},
+      {{"--num-request-queues=8", "--num-request-queues=2"},
+       [](const Options& o) { return o.request_queues == 2; }},
       {{"--xattr"}, [](const Options& o) { return o.xattr; }},
       {{"--posix-acl"}, [](const Options& o) { return o.posix_acl && o.xattr; }},
       {{"--xattrmap=:map::user.virtiofs.:"},
@@ -288,6 +294,12 @@ TEST(OptionsTest, BadCommandLinesNameTheOption) {
       {Line({"--thread-pool-size=-1"}), "'--thread-pool-size'"},
       {Line({"--thread-pool-size=many"}), "'--thread-pool-size'"},
       {Line({"--thread-pool-size=99999999999999999999999"}), "'--thread-pool-size'"},
+      {Line({"--num-request-queues=0"}), "'--num-request-queues': must be 1 to 64"},
+      {Line({"--num-request-queues=65"}), "'--num-request-queues': must be 1 to 64"},
+      {Line({"--num-request-queues=-2"}), "'--num-request-queues'"},
+      {Line({"--num-request-queues=two"}), "'--num-request-queues'"},
+      {Line({"--num-request-queues="}), "'--num-request-queues'"},
+      {Line({"--num-request-queues"}), "'--num-request-queues' needs a value"},
       {Line({"--rlimit-nofile=1k"}), "'--rlimit-nofile'"},
       {Line({"--frontend-id-base=4294000000"}), "'--frontend-id-base'"},
       {Line({"--frontend-id-base=-1"}), "'--frontend-id-base'"},

@@ -17,6 +17,9 @@ Options:
       --socket-group <GROUP>        Name of group for the vhost-user socket
       --fd <FD>                     File descriptor for the listening (not yet connected) socket
       --thread-pool-size <N>        Maximum thread pool size; 0 disables the pool [default: 0]
+      --num-request-queues <N>      Request queues the device offers, 1-64 [default: 1];
+                                    QEMU's vhost-user-fs-pci num-request-queues must not
+                                    be higher
       --xattr                       Enable support for extended attributes
       --posix-acl                   Enable support for POSIX ACLs (implies --xattr)
       --xattrmap <RULES>            Rules translating extended attribute names between host

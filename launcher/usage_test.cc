@@ -25,6 +25,7 @@ TEST(UsageTest, HelpListsEveryOption) {
                              "--socket-group",
                              "--fd",
                              "--thread-pool-size",
+                             "--num-request-queues",
                              "--xattr ",
                              "--posix-acl",
                              "--xattrmap",
