@@ -7,6 +7,8 @@
 #   1. tests/bench/fuse_bench on one shared directory: ours, C (QEMU's virtiofsd with its
 #      default --thread-pool-size=0), C with --thread-pool-size=64, and native (the host's
 #      syscalls); rates, latencies, CPU per 100k GETATTRs, memory and threads after the load;
+#      the rows on 4 request queues start ours with --num-request-queues=4 (C serves one
+#      request queue: n/a there);
 #   2. a real guest (tools/guest, TCG) against ours and C in turn: memory, threads and CPU of
 #      the daemon idle for 10 s after the mount, then a metadata job (unpack ~5,000 small
 #      files, list them with attributes, remove them).
@@ -56,6 +58,8 @@ c_daemon=/usr/lib/qemu/virtiofsd
   exit 1
 }
 ours="$bin/launcher/virtiofsd --socket-path={socket} --shared-dir={dir} --cache=auto"
+# fuse_bench fills in {queues} for each row: 4 for the rows on several request queues.
+ours_driven="$ours --num-request-queues={queues}"
 c="$c_daemon --socket-path={socket} -o source={dir} -o cache=auto"
 c64="$c --thread-pool-size=64"
 
@@ -148,9 +152,9 @@ guest_run() {
 }
 
 # shellcheck disable=SC2034 # read through rotate's nameref
-columns=("ours:$ours" "C:$c" "native:")
+columns=("ours:$ours_driven" "C:$c" "native:")
 # shellcheck disable=SC2034
-[ $quick = 1 ] || columns=("ours:$ours" "C:$c" "C-pool64:$c64" "native:")
+[ $quick = 1 ] || columns=("ours:$ours_driven" "C:$c" "C-pool64:$c64" "native:")
 # shellcheck disable=SC2034 # read through rotate's nameref
 guests=("ours" "C")
 [ $guest = 0 ] || make_tree "$files" "$work/tree.tar.gz"
@@ -230,10 +234,15 @@ EOF
 - The driver rows come from `tests/bench/fuse_bench`, which plays QEMU and the guest's
   virtio-fs driver over vhost-user with a real split ring (QEMU 7.2's negotiation, indirect
   chains of page-sized buffers) and checks every reply. `qdN` keeps N requests in flight on
-  the one request queue (native: N threads). CREATE+RELEASE+UNLINK is one cycle (with the
+  one request queue (native: N threads). CREATE+RELEASE+UNLINK is one cycle (with the
   FORGET a guest sends when the inode goes); READDIRPLUS lists the whole directory one 4 KiB
   page per request, as Linux reads it. The driver copies data into and out of guest memory,
   a cost every daemon's column carries alike.
+- "qd16 on 4 queues" keeps the same 16 requests in flight spread over 4 request queues (4
+  on each; one driver thread posts them all), as a guest with several queues spreads its
+  requests; ours is started with `--num-request-queues=4` for these rows (and its memory
+  and threads are those of the one-queue daemon before them). QEMU's C virtiofsd offers
+  one request queue: n/a. "Request queues" sets each beside its one-queue row.
 - CPU per 100k GETATTR is user + system time of all the daemon's processes over the
   measured span, divided by the requests served: a design that spins cannot hide its cost.
 - RSS, PSS and threads count every process of the daemon (ours: the launcher, the

@@ -9,8 +9,10 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/status.h"
 #include "tests/bench/process_tree.h"
@@ -33,14 +35,20 @@ std::string Name(absl::string_view name) { return absl::StrCat(name, absl::strin
 
 class DaemonTarget : public Target {
  public:
-  absl::Status Start(const std::string& command, const Share& share, const std::string& work_dir) {
+  absl::Status Start(const std::string& command, const Share& share, const std::string& work_dir,
+                     int queues) {
     share_ = share;
+    queues_ = queues;
     const std::string socket = work_dir + "/vhost.sock";
-    VFSD_ASSIGN_OR_RETURN(daemon_, Daemon::Start({.argv = Daemon::SplitCommand(command),
-                                                  .socket_path = socket,
-                                                  .shared_dir = share.path,
-                                                  .log_path = work_dir + "/daemon.log"}));
-    VFSD_ASSIGN_OR_RETURN(driver_, VhostUserFsDriver::Connect(socket, {}));
+    VFSD_ASSIGN_OR_RETURN(daemon_,
+                          Daemon::Start({.argv = Daemon::SplitCommand(absl::StrReplaceAll(
+                                             command, {{"{queues}", absl::StrCat(queues)}})),
+                                         .socket_path = socket,
+                                         .shared_dir = share.path,
+                                         .log_path = work_dir + "/daemon.log"}));
+    driver::DriverOptions options;
+    options.request_queues = queues;
+    VFSD_ASSIGN_OR_RETURN(driver_, VhostUserFsDriver::Connect(socket, options));
     fuse_ = std::make_unique<FuseClient>(driver_.get());
     fuse_->set_options(
         FuseCallOptions{.queue = 1,
@@ -66,6 +74,10 @@ class DaemonTarget : public Target {
 
   Result Run(const Workload& workload, absl::Duration duration) override {
     Result result;
+    if (workload.queues != queues_) {
+      result.error = absl::StrCat("the daemon was started for ", queues_, " request queues");
+      return result;
+    }
     for (absl::Duration span : {absl::Milliseconds(200), duration}) {
       result = Result();
       const absl::StatusOr<std::vector<ProcessUsage>> before = ReadProcessTree(daemon_->pid());
@@ -99,35 +111,51 @@ class DaemonTarget : public Target {
   std::string Log() const override { return daemon_->Log(); }
 
  private:
-  // Keeps `workload.depth` requests in flight until `end`, then drains.
+  // Keeps `workload.depth` requests in flight until `end`, then drains; each new
+  // request goes to the request queue with the fewest in flight. One thread posts
+  // to every queue (the daemon cannot tell).
   absl::Status Pipelined(const Workload& workload, absl::Time end, Recorder* recorder) {
     const std::string data(workload.io_size, 'w');
     const double units = UnitsPerRequest(workload);
-    std::map<uint64_t, absl::Time> started;  // unique -> when it was posted
+    struct InFlight {
+      absl::Time posted;
+      int queue;
+    };
+    std::map<uint64_t, InFlight> started;           // unique -> when and where it was posted
+    std::vector<int> load(workload.queues + 1, 0);  // requests in flight per queue
     absl::Time now = absl::Now();
     while (now < end || !started.empty()) {
       while (started.size() < static_cast<size_t>(workload.depth) && now < end) {
+        int queue = 1;
+        for (int q = 2; q <= workload.queues; ++q) {
+          if (load[q] < load[queue]) queue = q;
+        }
         const absl::Time posted = absl::Now();
-        VFSD_ASSIGN_OR_RETURN(uint64_t unique, StartOne(workload, data));
-        started[unique] = posted;
+        VFSD_ASSIGN_OR_RETURN(uint64_t unique, StartOne(workload, data, queue));
+        started[unique] = {posted, queue};
+        ++load[queue];
       }
       VFSD_ASSIGN_OR_RETURN(auto reply, fuse_->AwaitAny());
       if (reply.second.error() != 0) return ErrnoError(reply.second.error(), workload.name);
       VFSD_RETURN_IF_ERROR(CheckTransfer(workload, reply.second));
       now = absl::Now();
-      recorder->Add(now - started[reply.first], units);
+      const InFlight& done = started[reply.first];
+      recorder->Add(now - done.posted, units);
+      --load[done.queue];
       started.erase(reply.first);
     }
     return absl::OkStatus();
   }
 
-  absl::StatusOr<uint64_t> StartOne(const Workload& workload, const std::string& data) {
+  absl::StatusOr<uint64_t> StartOne(const Workload& workload, const std::string& data, int queue) {
+    FuseCallOptions on = fuse_->options();
+    on.queue = queue;
     switch (workload.op) {
       case Op::kGetattr:
         return fuse_->Start(FUSE_GETATTR, file_, {AsBytes(fuse_getattr_in{})},
-                            sizeof(fuse_attr_out));
+                            sizeof(fuse_attr_out), on);
       case Op::kLookup:
-        return fuse_->Start(FUSE_LOOKUP, FUSE_ROOT_ID, {Name("file")}, sizeof(fuse_entry_out));
+        return fuse_->Start(FUSE_LOOKUP, FUSE_ROOT_ID, {Name("file")}, sizeof(fuse_entry_out), on);
       default:
         break;
     }
@@ -139,7 +167,7 @@ class DaemonTarget : public Target {
       in.fh = fh_;
       in.offset = offset;
       in.size = workload.io_size;
-      return fuse_->Start(FUSE_READ, file_, {AsBytes(in)}, workload.io_size);
+      return fuse_->Start(FUSE_READ, file_, {AsBytes(in)}, workload.io_size, on);
     }
     fuse_write_in in{};
     in.fh = fh_;
@@ -148,7 +176,7 @@ class DaemonTarget : public Target {
     std::vector<std::string> args;  // built in place: a braced list would copy `data` twice
     args.push_back(AsBytes(in));
     args.push_back(data);
-    return fuse_->Start(FUSE_WRITE, file_, std::move(args), sizeof(fuse_write_out));
+    return fuse_->Start(FUSE_WRITE, file_, std::move(args), sizeof(fuse_write_out), on);
   }
 
   // Whether a READ reply carries, or a WRITE reply reports, the whole size.
@@ -204,6 +232,7 @@ class DaemonTarget : public Target {
   }
 
   Share share_;
+  int queues_ = 1;
   std::unique_ptr<Daemon> daemon_;
   std::unique_ptr<VhostUserFsDriver> driver_;
   std::unique_ptr<FuseClient> fuse_;
@@ -216,9 +245,9 @@ class DaemonTarget : public Target {
 
 absl::StatusOr<std::unique_ptr<Target>> StartDaemonTarget(const std::string& command,
                                                           const Share& share,
-                                                          const std::string& work_dir) {
+                                                          const std::string& work_dir, int queues) {
   auto target = std::make_unique<DaemonTarget>();
-  VFSD_RETURN_IF_ERROR(target->Start(command, share, work_dir));
+  VFSD_RETURN_IF_ERROR(target->Start(command, share, work_dir, queues));
   return target;
 }
 

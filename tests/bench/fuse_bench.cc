@@ -7,14 +7,18 @@
 //
 //   bazel run -c opt //tests/bench:fuse_bench --
 //     --column='C:/usr/lib/qemu/virtiofsd --socket-path={socket} -o source={dir}'
-//     --column='ours:/abs/path/to/virtiofsd --socket-path={socket} --shared-dir={dir}'
+//     --column='ours:/abs/path/to/virtiofsd --socket-path={socket} --shared-dir={dir}
+//               --num-request-queues={queues}'
 //     --native [--seconds=2] [--entries=10000] [--dir=/var/tmp] [--tsv=FILE]
 //     [--only=TEXT (the rows whose name holds TEXT)]
 //
 // Rows (workload.h): GETATTR and LOOKUP (qd 1, 16), CREATE+RELEASE+UNLINK cycles,
 // READDIRPLUS of a directory of --entries files, READ and WRITE of 4 KiB (ops/s)
-// and 1 MiB (MB/s) at qd 1 and 16, each with the median and 99th percentile time
-// a request is in flight. Then, per daemon: CPU seconds (user + system of all its
+// and 1 MiB (MB/s) at qd 1 and 16, then GETATTR and 4 KiB READ/WRITE at qd 16
+// spread over 4 request queues, each with the median and 99th percentile time a
+// request is in flight. For those a daemon is started anew with "{queues}" in its
+// command filled in (ours: --num-request-queues={queues}); one that offers fewer
+// queues gets "n/a" there. Then, per daemon: CPU seconds (user + system of all its
 // processes) per 100,000 GETATTRs, and RSS, PSS and threads of each of its
 // processes once the load is over. Every reply is checked; a failing row gets
 // "error", the daemon's log goes to stderr and a fresh daemon takes the next row.
@@ -83,23 +87,63 @@ absl::Status MakeShare(const std::string& base, int entries, Share* share) {
 }
 
 absl::StatusOr<std::unique_ptr<Target>> StartTarget(const Column& column, const Share& share,
-                                                    const std::string& work_dir) {
+                                                    const std::string& work_dir, int queues) {
   if (column.command.empty()) return StartNativeTarget(share);
   std::filesystem::create_directories(work_dir);
-  return StartDaemonTarget(column.command, share, work_dir);
+  return StartDaemonTarget(column.command, share, work_dir, queues);
 }
 
 std::string OneLine(std::string text) {
   return absl::StrReplaceAll(text, {{"\t", " "}, {"\n", " "}});
 }
 
+// RSS, PSS and threads of every process of the target, 1 s after its load.
+void AddUsage(const Target& target, std::vector<Figure>* figures) {
+  if (!target.pid().has_value()) return;
+  absl::SleepFor(absl::Seconds(1));  // idle after the load
+  absl::StatusOr<std::vector<ProcessUsage>> tree = ReadProcessTree(*target.pid());
+  if (!tree.ok()) return;
+  uint64_t rss = 0, pss = 0;
+  int threads = 0;
+  std::map<std::string, int> seen;  // names twice in a tree get "#2"
+  for (const ProcessUsage& p : *tree) {
+    const int n = ++seen[p.name];
+    const std::string name = n == 1 ? p.name : absl::StrCat(p.name, "#", n);
+    figures->push_back({"RSS after load", "KiB:" + name, absl::StrCat(p.rss_kib)});
+    figures->push_back({"PSS after load", "KiB:" + name, absl::StrCat(p.pss_kib)});
+    figures->push_back({"threads after load", "n:" + name, absl::StrCat(p.threads)});
+    rss += p.rss_kib;
+    pss += p.pss_kib;
+    threads += p.threads;
+  }
+  figures->push_back({"RSS after load", "KiB", absl::StrCat(rss)});
+  figures->push_back({"PSS after load", "KiB", absl::StrCat(pss)});
+  figures->push_back({"threads after load", "n", absl::StrCat(threads)});
+}
+
+// Runs `rows` in order on one target, restarted for each new queue count (the
+// rows on several queues come last). Memory and threads are those of the first
+// target, after its rows: a daemon offering one request queue unless only rows on
+// several were asked for.
 std::vector<Figure> RunColumn(const Column& column, const Share& share, const std::string& work_dir,
                               const std::vector<Workload>& rows, double seconds) {
   std::vector<Figure> figures;
-  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(column, share, work_dir);
+  int queues = rows.empty() ? 1 : rows.front().queues;
+  absl::StatusOr<std::unique_ptr<Target>> target = StartTarget(column, share, work_dir, queues);
+  bool usage_taken = false;
   for (const Workload& workload : rows) {
+    if (workload.queues != queues) {
+      if (!usage_taken && target.ok()) AddUsage(**target, &figures);
+      usage_taken = true;
+      if (target.ok()) target->reset();  // the old daemon goes before the new one starts
+      queues = workload.queues;
+      target = StartTarget(column, share, work_dir, queues);
+    }
     if (!target.ok()) {
-      figures.push_back({workload.name, "error", OneLine(target.status().ToString())});
+      // A daemon that offers fewer queues than the row needs cannot run it.
+      const bool not_served = queues > 1 && absl::IsFailedPrecondition(target.status());
+      figures.push_back(
+          {workload.name, not_served ? "n/a" : "error", OneLine(target.status().ToString())});
       continue;
     }
     const Result r = (*target)->Run(workload, absl::Seconds(seconds));
@@ -108,37 +152,18 @@ std::vector<Figure> RunColumn(const Column& column, const Share& share, const st
               r.error.c_str(), (*target)->Log().c_str());
       figures.push_back({workload.name, "error", OneLine(r.error)});
       target->reset();  // a fresh daemon for the next row
-      target = StartTarget(column, share, work_dir);
+      target = StartTarget(column, share, work_dir, queues);
       continue;
     }
     figures.push_back({workload.name, workload.unit, absl::StrFormat("%.1f", r.per_second)});
     figures.push_back({workload.name, "p50_us", absl::StrFormat("%.1f", r.p50_us)});
     figures.push_back({workload.name, "p99_us", absl::StrFormat("%.1f", r.p99_us)});
-    if (workload.op == Op::kGetattr && r.requests > 0) {
+    if (workload.op == Op::kGetattr && workload.queues == 1 && r.requests > 0) {
       figures.push_back({absl::StrCat("CPU per 100k GETATTR qd", workload.depth), "s",
                          absl::StrFormat("%.3f", r.cpu_seconds / r.requests * 1e5)});
     }
   }
-  if (!target.ok() || !(*target)->pid().has_value()) return figures;
-  absl::SleepFor(absl::Seconds(1));  // idle after the load
-  absl::StatusOr<std::vector<ProcessUsage>> tree = ReadProcessTree(*(*target)->pid());
-  if (!tree.ok()) return figures;
-  uint64_t rss = 0, pss = 0;
-  int threads = 0;
-  std::map<std::string, int> seen;  // names twice in a tree get "#2"
-  for (const ProcessUsage& p : *tree) {
-    const int n = ++seen[p.name];
-    const std::string name = n == 1 ? p.name : absl::StrCat(p.name, "#", n);
-    figures.push_back({"RSS after load", "KiB:" + name, absl::StrCat(p.rss_kib)});
-    figures.push_back({"PSS after load", "KiB:" + name, absl::StrCat(p.pss_kib)});
-    figures.push_back({"threads after load", "n:" + name, absl::StrCat(p.threads)});
-    rss += p.rss_kib;
-    pss += p.pss_kib;
-    threads += p.threads;
-  }
-  figures.push_back({"RSS after load", "KiB", absl::StrCat(rss)});
-  figures.push_back({"PSS after load", "KiB", absl::StrCat(pss)});
-  figures.push_back({"threads after load", "n", absl::StrCat(threads)});
+  if (!usage_taken && target.ok()) AddUsage(**target, &figures);
   return figures;
 }
 
@@ -244,8 +269,8 @@ int Main(int argc, char** argv) {
           p50 = f.value;
         } else if (f.unit == "p99_us") {
           p99 = f.value;
-        } else if (f.unit == "error") {
-          cell = "error";
+        } else if (f.unit == "error" || f.unit == "n/a") {
+          cell = f.unit;
         } else if (!absl::StrContains(f.unit, ':')) {
           cell = absl::StrCat(f.value, " ", f.unit);
         }

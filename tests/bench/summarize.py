@@ -11,16 +11,23 @@ fuse_bench --tsv and tools/bench.sh write). Units:
   s, KiB, n, %               a cost (lower is better)
   KiB:NAME, n:NAME           one process's share of the row's total
   error                      the row failed in that round (value: the message)
-Prints the tables on stdout. Exit 2 on malformed input.
+  n/a                        the column cannot run the row (value: why), e.g. a daemon
+                             that offers fewer request queues than the row uses
+A row named "BASE on N queues" is also set beside BASE (the same load on one
+queue) for the --ours column. Prints the tables on stdout. Exit 2 on malformed
+input.
 """
 
 import argparse
 import math
+import re
 import statistics
 import sys
 from xml.sax.saxutils import escape
 
 RATES = ("ops/s", "MB/s", "entries/s")
+NOT_FIGURES = ("p50_us", "p99_us", "error", "n/a")
+SEVERAL_QUEUES = re.compile(r"^(.*) on (\d+) queues$")
 
 
 def read_rounds(paths):
@@ -37,7 +44,7 @@ def read_rounds(paths):
                 if len(parts) != 4:
                     sys.exit(f"summarize.py: {path}:{number}: not 4 tab-separated fields")
                 column, row, unit, value = parts
-                if unit != "error":
+                if unit not in ("error", "n/a"):
                     try:
                         value = float(value)
                     except ValueError:
@@ -87,7 +94,7 @@ class Summary:
     def main_unit(self, row):
         """The unit of the row's main figure (not a part, latency or error)."""
         for (column, r, unit) in self.figures:
-            if r == row and unit not in ("p50_us", "p99_us", "error") and ":" not in unit:
+            if r == row and unit not in NOT_FIGURES and ":" not in unit:
                 return unit
         return None
 
@@ -100,7 +107,9 @@ class Summary:
     def text(self, column, row, unit, parts=False):
         value, failed = self.cell(column, row, unit)
         if value is None:
-            return "error" if failed else "-"
+            if failed:
+                return "error"
+            return "n/a" if self.values(column, row, "n/a") else "-"
         text = fmt(value)
         if parts:
             names = [u.split(":", 1)[1] for (c, r, u) in self.figures
@@ -139,6 +148,26 @@ class Summary:
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
+    def queue_rows(self):
+        """(row on several queues, the same row on one, queue count) for --ours."""
+        rows = []
+        for row in self.rate_rows():
+            match = SEVERAL_QUEUES.match(row)
+            if match and match.group(1) in self.rows:
+                rows.append((row, match.group(1), int(match.group(2))))
+        return rows
+
+    def queue_table(self, queue_rows):
+        head = ["row", "unit", "one queue", "several", "several / one"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for row, base, queues in queue_rows:
+            unit = self.main_unit(row)
+            r = ratio(self.cell(self.ours, row, unit)[0], self.cell(self.ours, base, unit)[0])
+            lines.append("| " + " | ".join([
+                f"{base} -> {queues} queues", unit, self.text(self.ours, base, unit),
+                self.text(self.ours, row, unit), "-" if r is None else f"{r:.2f}"]) + " |")
+        return "\n".join(lines)
+
     def rate_rows(self):
         return [r for r in self.rows if self.main_unit(r) in RATES]
 
@@ -157,6 +186,12 @@ class Summary:
             out.append("\nTime a request is in flight, posted to reply (median of the rounds' "
                        "p50 and p99; CREATE+RELEASE+UNLINK: one whole cycle):\n")
             out.append(self.latency_table(rate_rows))
+        queue_rows = self.queue_rows()
+        if queue_rows:
+            out.append(f"\nRequest queues: `{self.ours}` with the same requests in flight on "
+                       "one queue and spread over several (`several / one` above 1 means the "
+                       "queues help):\n")
+            out.append(self.queue_table(queue_rows))
         cost_rows = self.cost_rows()
         if cost_rows:
             out.append(f"\nCosts, median of the rounds (lower is better; `{self.ours} / "
@@ -167,6 +202,15 @@ class Summary:
         if errors:
             out.append("\nErrors:\n")
             out.extend(f"- {c}, {r}: {m}" for c, r, m in errors)
+        not_run = {}  # (column, why) -> rows
+        for (c, r, u), vs in self.figures.items():
+            for v in vs if u == "n/a" else []:
+                rows = not_run.setdefault((c, str(v)), [])
+                if r not in rows:
+                    rows.append(r)
+        if not_run:
+            out.append("\nNot applicable (n/a):\n")
+            out.extend(f"- {c}: {m} ({', '.join(rs)})" for (c, m), rs in sorted(not_run.items()))
         return "\n".join(out) + "\n"
 
     def svg(self):

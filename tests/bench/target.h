@@ -21,7 +21,8 @@ class Target {
  public:
   virtual ~Target() = default;
   // Warms up briefly, then runs `workload` for `duration`. Every reply is
-  // checked; a failure is Result::error.
+  // checked; a failure is Result::error. A daemon target runs only workloads of
+  // the queue count it was started with.
   virtual Result Run(const Workload& workload, absl::Duration duration) = 0;
   // The process whose tree is the target (none for the host's syscalls).
   virtual std::optional<pid_t> pid() const = 0;
@@ -29,12 +30,13 @@ class Target {
   virtual std::string Log() const = 0;
 };
 
-// Starts `command` ("{socket}" and "{dir}" filled in, split on spaces) on
-// `share`, connects the driver with QEMU 7.2's negotiation and INITs. `work_dir`
-// holds the socket and the daemon's log.
+// Starts `command` ("{socket}", "{dir}" and "{queues}" filled in, split on
+// spaces) on `share`, connects the driver with QEMU 7.2's negotiation for
+// `queues` request queues and INITs. `work_dir` holds the socket and the daemon's
+// log. kFailedPrecondition names a daemon that offers fewer queues.
 absl::StatusOr<std::unique_ptr<Target>> StartDaemonTarget(const std::string& command,
                                                           const Share& share,
-                                                          const std::string& work_dir);
+                                                          const std::string& work_dir, int queues);
 
 absl::StatusOr<std::unique_ptr<Target>> StartNativeTarget(const Share& share);
 

@@ -25,9 +25,12 @@ enum class Op {
 struct Workload {
   std::string name;  // the row, e.g. "GETATTR qd16"
   Op op;
-  int depth = 1;         // requests in flight (native: threads)
+  int depth = 1;         // requests in flight in all (native: threads)
   uint32_t io_size = 0;  // kRead, kWrite
   std::string unit;      // "ops/s", "MB/s", "entries/s"
+  // Request queues the `depth` requests are spread over, evenly (a daemon is
+  // started offering this many; the host's syscalls ignore it).
+  int queues = 1;
 };
 
 // The shared directory every target works in (made once by fuse_bench).
@@ -37,7 +40,8 @@ struct Share {
   int dir_entries = 0;  // files in "dir"
 };
 
-// The rows, in order. `dir_entries` names the READDIRPLUS row.
+// The rows, in order: those on several request queues last, so a daemon column
+// restarts its daemon once for them. `dir_entries` names the READDIRPLUS row.
 std::vector<Workload> Workloads(int dir_entries);
 
 struct Result {
