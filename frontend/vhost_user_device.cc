@@ -161,7 +161,10 @@ absl::Status VhostUserDevice::SendReply(const Header& request, std::string_view 
 
 absl::StatusOr<VhostUserDevice::QueueState*> VhostUserDevice::QueueFor(uint64_t index) {
   if (index >= queues_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("queue ", index, " does not exist"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue ", index, " does not exist: the device offers queues 0 (hiprio) to ",
+                     queues_.size() - 1, " (--num-request-queues=", queues_.size() - 1,
+                     "); requests a guest posts beyond them are never served"));
   }
   return &queues_[index];
 }
@@ -256,6 +259,13 @@ absl::StatusOr<VhostUserDevice::Reply> VhostUserDevice::Handle(const Header& hea
     }
     case kGetVringBase: {
       VFSD_ASSIGN_OR_RETURN(VringState state, PayloadAs<VringState>(payload));
+      if (state.index >= queues_.size()) {
+        // The front-end blocks until this reply comes: QEMU's vhost-user-fs-pci sets up
+        // its num-request-queues without checking GET_QUEUE_NUM, and stops them all. A
+        // queue beyond ours never ran: its base is 0.
+        VFSD_LOG(kWarn, "%s", QueueFor(state.index).status().message());
+        return Reply{true, AsPayload(VringState{state.index, 0})};
+      }
       VFSD_ASSIGN_OR_RETURN(QueueState * queue, QueueFor(state.index));
       StopQueue(state.index);
       queue->kick.Reset();  // The ring stays stopped until the next SET_VRING_KICK.

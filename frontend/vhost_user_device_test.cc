@@ -122,6 +122,16 @@ TEST_F(VhostUserDeviceTest, RefusesBadQueuesAndSizes) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST_F(VhostUserDeviceTest, StoppingAQueueBeyondOursStillReplies) {
+  // QEMU waits for the reply to every GET_VRING_BASE, even of a queue it set up
+  // beyond GET_QUEUE_NUM (vhost-user-fs-pci with more num-request-queues).
+  ASSERT_OK_AND_ASSIGN(auto reply, Send(kGetVringBase, Payload(VringState{3, 0})));
+  EXPECT_TRUE(reply.send);
+  EXPECT_EQ(reply.payload, Payload(VringState{3, 0}));
+  EXPECT_THAT(Send(kSetVringEnable, Payload(VringState{3, 1})),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST_F(VhostUserDeviceTest, RefusesOverlappingRegions) {
   EXPECT_OK(AddRegion(0, 0x10000, kUserBase));
   EXPECT_THAT(AddRegion(0x8000, 0x10000, kUserBase + 0x100000),

@@ -2,20 +2,22 @@
 # Boots the test guest (tools/guest/prepare.sh) against a virtio-fs daemon and runs one script in it.
 #   run_guest.sh --daemon 'CMD with {socket} and {dir}' --shared-dir DIR --script FILE
 #                [--timeout SECONDS] [--log DIR] [--guest-dir DIR] [--allow-reboot]
+#                [--num-request-queues N]
 # Starts the daemon (in its own process group), waits for its socket, boots QEMU (TCG) whose
 # guest mounts the share at /mnt and runs FILE there with busybox sh, then stops everything.
 # Prints the script's output on stdout and a summary on stderr. Exits 0 only if the script
 # exited 0 and the daemon did not crash (it may exit 0 on its own or end on our SIGTERM).
 # --log DIR keeps daemon.log, console.log (kernel + markers), guest.out; default: a temp dir.
 # --allow-reboot lets the guest reboot (QEMU resets the device; the daemon serves the next boot).
+# --num-request-queues N: the vhost-user-fs-pci device's num-request-queues (QEMU's default: 1).
 # The guest kernel comes from --guest-dir, else $VIRTIOFSD_GUEST_DIR, else /var/cache/virtiofsd-guest.
 set -euo pipefail
 usage() {
-  sed -n '2,4p' "$0" >&2
+  sed -n '2,5p' "$0" >&2
   exit 2
 }
 
-daemon='' share='' script='' timeout_s=300 logdir='' reboot_flag=-no-reboot
+daemon='' share='' script='' timeout_s=300 logdir='' reboot_flag=-no-reboot queues=1
 guest_dir=${VIRTIOFSD_GUEST_DIR:-/var/cache/virtiofsd-guest}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,6 +27,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=$2 ;;
     --log) logdir=$2 ;;
     --guest-dir) guest_dir=$2 ;;
+    --num-request-queues) queues=$2 ;;
     --allow-reboot) reboot_flag=''; shift; continue ;;
     *) usage ;;
   esac
@@ -88,7 +91,7 @@ cp "$guest_dir/initramfs.cpio.gz" "$work/initrd"
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1G \
   -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem \
   -chardev socket,id=char0,path="$sock" \
-  -device vhost-user-fs-pci,queue-size=1024,chardev=char0,tag=e2e \
+  -device vhost-user-fs-pci,queue-size=1024,chardev=char0,tag=e2e,num-request-queues="$queues" \
   -kernel "$guest_dir/vmlinuz" -initrd "$work/initrd" \
   -append 'console=ttyS0 quiet loglevel=1 panic=-1' \
   -display none -monitor none $reboot_flag -nodefaults \
