@@ -112,8 +112,8 @@ class DaemonTarget : public Target {
 
  private:
   // Keeps `workload.depth` requests in flight until `end`, then drains; each new
-  // request goes to the request queue with the fewest in flight. One thread posts
-  // to every queue (the daemon cannot tell).
+  // request goes to the request queue with the fewest in flight. This one thread
+  // posts to every queue and reaps every reply.
   absl::Status Pipelined(const Workload& workload, absl::Time end, Recorder* recorder) {
     const std::string data(workload.io_size, 'w');
     const double units = UnitsPerRequest(workload);
