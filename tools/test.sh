@@ -9,26 +9,48 @@ tools/setup.sh || exit 1
 tools/guest/prepare.sh || { echo "guest preparation failed"; echo "0 passed, 1 failed"; exit 1; }
 
 out=$(mktemp -d /tmp/virtiofsd-test.XXXXXX)
-# The plain run has every test; the ASan run all but the real-guest tests (a TCG
-# guest is minutes of CPU, and the integration tests already run the daemon's
-# executables under ASan).
-# Tests tagged manual (they change the system: //tools/packaging:deb_test) are
-# run by hand only, as `bazel test //...` does.
-bazel query 'tests(//...) except attr(tags, "\bmanual\b", tests(//...))' 2>/dev/null |
-  sort > "$out/default.targets" &&
-  bazel query 'tests(//...) except attr(tags, "\b(e2e|manual)\b", tests(//...))' 2>/dev/null |
-  sort > "$out/asan.targets" || { echo "bazel query failed"; echo "0 passed, 1 failed"; exit 1; }
+# Three runs:
+#  plain  every target built, every test run but the real-guest ones (tagged exclusive);
+#  guest  the real-guest tests (a TCG guest each, one at a time), plainly;
+#  asan   every test but the real-guest ones under ASan+UBSan (a TCG guest is minutes
+#         of CPU, and the integration tests already run the daemon's executables under
+#         ASan), building only what its tests need.
+# guest and asan run at the same time: a guest keeps about one core busy, and the ASan
+# build takes what is left. The ASan run has its own Bazel server and output base (one
+# server runs one command at a time), started at a lower priority so that the guests
+# keep the CPU they need.
+# Tests tagged manual are run by hand only, as `bazel test //...` does.
+query() { bazel query "tests(//...) except attr(tags, \"\\b($1)\\b\", tests(//...))" 2>/dev/null; }
+{ query 'manual|exclusive' | sort >"$out/plain.targets" &&
+  bazel query 'attr(tags, "\bexclusive\b", tests(//...)) except attr(tags, "\bmanual\b", tests(//...))' \
+    2>/dev/null | sort >"$out/guest.targets" &&
+  query 'e2e|manual' | sort >"$out/asan.targets" &&
+  asan_base="$(bazel info output_base 2>/dev/null)-asan"; } ||
+  { echo "bazel query failed"; echo "0 passed, 1 failed"; exit 1; }
 
-summary_args=()
-for config in default asan; do
-  flags=(--keep_going --build_event_json_file="$out/$config.json")
-  # --build_tests_only: the ASan run builds only what its tests need (the plain run
-  # has already built every target once).
-  [ "$config" = asan ] && flags+=(--config=asan --test_tag_filters=-e2e --build_tests_only)
-  echo "=== bazel test ($config) ==="
-  bazel test "${flags[@]}" //... 2>&1 | tail -n 60
-  summary_args+=("$out/$config.targets" "$out/$config.json")
-done
+# run NAME COMMAND...: one `COMMAND --keep_going ... //...` (a `bazel test`), its output in
+# $out/NAME.log and its build events in $out/NAME.json.
+run() {
+  local name=$1
+  shift
+  "$@" --keep_going --build_event_json_file="$out/$name.json" //... >"$out/$name.log" 2>&1
+}
+show() { echo "=== bazel test ($1) ==="; tail -n 60 "$out/$1.log"; }
+
+run plain bazel test --test_tag_filters=-exclusive
+show plain
+run guest bazel test --test_tag_filters=exclusive &
+guest_pid=$!
+run asan nice -n 10 bazel --output_base="$asan_base" test --config=asan --test_tag_filters=-e2e \
+  --build_tests_only --symlink_prefix=/ &
+asan_pid=$!
+wait "$guest_pid"
+show guest
+wait "$asan_pid"
+show asan
+# A fresh server next time, so that it starts at the lower priority again.
+bazel --output_base="$asan_base" shutdown 2>/dev/null
 
 echo "=== summary ==="
-tools/ci_summary.py "${summary_args[@]}"
+tools/ci_summary.py "$out/plain.targets" "$out/plain.json" "$out/guest.targets" "$out/guest.json" \
+  "$out/asan.targets" "$out/asan.json"
