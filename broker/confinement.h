@@ -31,8 +31,8 @@ absl::Status CheckConfinable(const BrokerOptions& options);
 
 // Confines the calling process, single-threaded, as `options` say, keeping
 // `capabilities` (BrokerCapabilities()) less what step 4 removes. Returns the
-// fds the filesystem needs. In namespace mode the caller continues in a forked
-// child (sandbox.h). Errors: CheckConfinable()'s, or the failing step's errno.
+// fds the filesystem needs. In namespace mode the caller may continue in a
+// forked child (sandbox.h). Errors: CheckConfinable()'s, or the failing step's errno.
 absl::StatusOr<SandboxFds> ConfineBroker(const BrokerOptions& options, uint64_t capabilities);
 
 }  // namespace virtiofsd

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +40,16 @@ namespace {
 // Fds the broker needs besides nodes and handles: the channel, fds in flight,
 // per-request temporaries, logging.
 constexpr uint64_t kReservedFds = 128;
+
+// SIGTERM and SIGINT end the broker: in namespace mode it is pid 1 of its pid
+// namespace (broker/sandbox.h), which ignores a signal it has no handler for.
+void ExitOnStopSignals() {
+  struct sigaction action = {};
+  action.sa_handler = [](int signal) { _exit(128 + signal); };
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
 
 int Fail(const absl::Status& status) {
   VFSD_LOG(kError, "%s", status.ToString());
@@ -106,6 +117,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   InitLogging("virtiofsd-broker", options.log_level);
+  ExitOnStopSignals();
   if (options.launcher_fd >= 0) {
     // The launcher link stays open for the process's life (launcher_link.h).
     fcntl(options.launcher_fd, F_SETFD, FD_CLOEXEC);

@@ -102,7 +102,10 @@ absl::StatusOr<SandboxFds> EnterNamespaces(const std::string& shared_dir) {
   const bool root = geteuid() == 0;
   const uid_t uid = geteuid();
   const gid_t gid = getegid();
-  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+  // Pid 1 is the first process of its namespace: our parent made it for us.
+  const bool own_pid_namespace = getpid() == 1;
+  int flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (!own_pid_namespace) flags |= CLONE_NEWPID;
   if (!root) flags |= CLONE_NEWUSER;
   if (unshare(flags) < 0) return ErrnoError(errno, "unshare namespaces");
   if (!root) {
@@ -110,11 +113,13 @@ absl::StatusOr<SandboxFds> EnterNamespaces(const std::string& shared_dir) {
     VFSD_RETURN_IF_ERROR(WriteProcFile("/proc/self/uid_map", absl::StrCat("0 ", uid, " 1")));
     VFSD_RETURN_IF_ERROR(WriteProcFile("/proc/self/gid_map", absl::StrCat("0 ", gid, " 1")));
   }
-  const pid_t child = fork();
-  if (child < 0) return ErrnoError(errno, "fork");
-  if (child > 0) WaitAndExit(child);
+  if (!own_pid_namespace) {
+    const pid_t child = fork();
+    if (child < 0) return ErrnoError(errno, "fork");
+    if (child > 0) WaitAndExit(child);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  }
 
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
     return ErrnoError(errno, "make / private");
   }

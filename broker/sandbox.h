@@ -25,11 +25,14 @@ struct SandboxFds {
   UniqueFd proc_self_fd;  // O_PATH directory fd of /proc/self/fd.
 };
 
-// Enters `mode` around `shared_dir`. In namespace mode the process forks (a new
-// pid namespace applies to children): the parent, without capabilities and
-// under a seccomp filter that allows only waiting and exiting, waits and exits
-// with the child's status, never returning; the child returns, as pid 1 of the
-// new namespace. Errors carry the failing step and its errno.
+// Enters `mode` around `shared_dir`. In namespace mode a process that is pid 1
+// already (started by the launcher in a pid namespace of its own) stays the one
+// process of its namespace. Otherwise it forks (a new pid namespace applies to
+// children): the parent, without capabilities and under a seccomp filter that
+// allows only waiting and exiting, waits and exits with the child's status, never
+// returning; the child returns, as pid 1 of the new namespace. A pid 1 ignores
+// the signals it has no handler for, SIGKILL from its parent's namespace aside.
+// Errors carry the failing step and its errno.
 absl::StatusOr<SandboxFds> EnterSandbox(SandboxMode mode, const std::string& shared_dir);
 
 }  // namespace virtiofsd

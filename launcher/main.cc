@@ -35,6 +35,7 @@
 #include "launcher/listen_socket.h"
 #include "launcher/options.h"
 #include "launcher/pid_file.h"
+#include "launcher/startup_pages.h"
 #include "launcher/stop_signals.h"
 #include "launcher/supervisor.h"
 #include "launcher/syslog_writer.h"
@@ -111,6 +112,19 @@ absl::StatusOr<ChildProcess> SpawnFrontend(const std::string& path,
   return ChildProcess::Spawn(path, {}, fds);
 }
 
+// In namespace mode, as pid 1 of a PID namespace the launcher makes: then the
+// broker needs no process of its own waiting outside it (broker/sandbox.h).
+// Without the privilege for it, the broker makes the namespace itself.
+absl::StatusOr<ChildProcess> SpawnBroker(const std::string& path, SandboxMode sandbox,
+                                         absl::Span<const FdMapping> fds) {
+  if (sandbox == SandboxMode::kNamespace) {
+    absl::StatusOr<ChildProcess> child =
+        ChildProcess::Spawn(path, {}, fds, /*new_pid_namespace=*/true);
+    if (child.ok() || ErrnoOf(child.status()) != EPERM) return child;
+  }
+  return ChildProcess::Spawn(path, {}, fds);
+}
+
 int Run(Options options, SyslogWriter* syslog) {
   // The broker takes an absolute path: it may pivot_root or chroot into it.
   char* shared_dir = realpath(options.shared_dir.c_str(), nullptr);
@@ -158,7 +172,7 @@ int Run(Options options, SyslogWriter* syslog) {
   const FdMapping broker_fds[] = {{channel->first.fd(), kChildChannelFd},
                                   {(*links)->child_end(ChildLinks::kBroker), kChildLauncherFd},
                                   {broker_config->get(), kChildConfigFd}};
-  auto broker = ChildProcess::Spawn(*broker_path, {}, broker_fds);
+  auto broker = SpawnBroker(*broker_path, options.sandbox, broker_fds);
   if (!broker.ok()) return Fail("broker", broker.status());
   const FdMapping frontend_fds[] = {{channel->second.fd(), kChildChannelFd},
                                     {endpoint.listen_fd.get(), kFrontendListenFd},
@@ -191,6 +205,9 @@ int Run(Options options, SyslogWriter* syslog) {
            broker->pid(), frontend->pid(),
            options.listen_fd.has_value() ? absl::StrCat("fd ", *options.listen_fd)
                                          : options.socket_path);
+  // From here the launcher only waits and relays (startup_pages.h).
+  const uint64_t released = ReleaseStartupPages();
+  VFSD_LOG(kDebug, "released %d KiB of start-up pages", released);
   Verdict verdict = Supervise(*frontend, *broker, signal_fd->get(), kStopGrace);
   if (verdict.exit_code == 0) {
     VFSD_LOG(kInfo, "%s", verdict.message);

@@ -100,8 +100,8 @@ pid_t WaitForProcess(pid_t daemon, const std::string& executable,
 bool Filtered(pid_t pid) { return ProcStatus(pid, "Seccomp") == "2"; }
 
 // The broker that serves: filtered and holding capabilities. In namespace mode
-// the process the launcher started waits outside the new pid namespace, filtered
-// too but without any capability.
+// without the privilege to make it a pid namespace, the process the launcher
+// started waits outside the one it makes, filtered too but without any capability.
 bool ServingBroker(pid_t pid) {
   return Filtered(pid) && ProcStatus(pid, "CapEff") != "0000000000000000";
 }
@@ -246,6 +246,104 @@ TEST_F(RealChildrenTest, EachFrontendHasItsOwnIdentityPidNamespaceAndLimits) {
   EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
   EXPECT_EQ(other.Wait(), 0) << other.Stderr();
   RemoveTempDir(other_dir);
+}
+
+// In every sandbox mode the launcher has two children and neither forks. In
+// namespace mode the broker is pid 1 of a pid namespace of its own and in mount,
+// net, ipc and uts namespaces of its own; it catches SIGTERM, which a pid 1
+// would otherwise ignore, so the launcher stops it without SIGKILL.
+TEST_F(RealChildrenTest, TwoChildrenInEachSandboxModeWithTheBrokerInItsNamespaces) {
+  for (const std::string mode : {"namespace", "chroot", "none"}) {
+    SCOPED_TRACE(mode);
+    std::vector<std::string> args = args_;
+    args.push_back("--sandbox=" + mode);
+    Daemon daemon(dir_, args, env_);
+    const pid_t frontend = WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm);
+    const pid_t broker = WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker);
+    ASSERT_GT(frontend, 0) << daemon.Stderr();
+    ASSERT_GT(broker, 0) << daemon.Stderr();
+
+    std::vector<pid_t> tree = Descendants(daemon.pid());
+    std::sort(tree.begin(), tree.end());
+    EXPECT_EQ(tree, (std::vector<pid_t>{std::min(frontend, broker), std::max(frontend, broker)}));
+    EXPECT_EQ(ProcStatus(broker, "PPid"), std::to_string(daemon.pid()));
+    EXPECT_EQ(ProcStatus(broker, "Seccomp"), "2");
+    EXPECT_NE(ProcCaps(broker, "SigCgt") & (1u << (SIGTERM - 1)), 0u);
+    if (mode == "namespace") {
+      EXPECT_THAT(ProcStatus(broker, "NSpid"), ::testing::EndsWith("\t1"));
+      for (const char* kind : {"pid", "mnt", "net", "ipc", "uts"}) {
+        EXPECT_NE(Namespace(broker, kind), Namespace(daemon.pid(), kind)) << kind;
+      }
+    } else {
+      EXPECT_EQ(Namespace(broker, "pid"), Namespace(daemon.pid(), "pid"));
+    }
+    EXPECT_NE(Namespace(broker, "pid"), Namespace(frontend, "pid"));
+
+    ASSERT_EQ(kill(daemon.pid(), SIGTERM), 0);
+    EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
+  }
+}
+
+// "PID/TID state voluntary nonvoluntary" for every thread of `pids`, one a line:
+// the same text twice means no thread ran in between.
+std::string ThreadActivity(const std::vector<pid_t>& pids) {
+  std::string text;
+  for (pid_t pid : pids) {
+    std::error_code error;
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    std::vector<std::string> tids;
+    for (const auto& entry : std::filesystem::directory_iterator(tasks, error)) {
+      tids.push_back(entry.path().filename());
+    }
+    std::sort(tids.begin(), tids.end());
+    for (const std::string& tid : tids) {
+      std::ifstream stat(tasks + "/" + tid + "/stat");
+      std::string line;
+      std::getline(stat, line);
+      const size_t comm_end = line.rfind(')');
+      const char state = comm_end + 2 < line.size() ? line[comm_end + 2] : '?';
+      std::ifstream status(tasks + "/" + tid + "/status");
+      std::string switches;
+      for (std::string row; std::getline(status, row);) {
+        if (row.find("ctxt_switches:") != std::string::npos) switches += " " + row;
+      }
+      absl::StrAppend(&text, pid, "/", tid, " ", std::string(1, state), switches, "\n");
+    }
+  }
+  return text;
+}
+
+// Idle, waiting for a VMM or serving one that sends nothing, no thread of the
+// daemon runs or wakes up: each sleeps, and no context switch counts in a window.
+// A few windows are allowed for start-up to finish.
+TEST_F(RealChildrenTest, IdleThreadsSleepWithoutWakingUp) {
+  Daemon daemon(dir_, args_, env_);
+  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", WaitsForTheVmm), 0)
+      << daemon.Stderr();
+  ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-broker", ServingBroker), 0) << daemon.Stderr();
+  UniqueFd vmm;
+  for (const bool vmm_connected : {false, true}) {
+    SCOPED_TRACE(vmm_connected ? "serving a VMM" : "waiting for a VMM");
+    if (vmm_connected) {
+      vmm = Connect();
+      ASSERT_GT(WaitForProcess(daemon.pid(), "virtiofsd-frontend", Filtered), 0);
+    }
+    std::vector<pid_t> tree = Descendants(daemon.pid());
+    tree.push_back(daemon.pid());
+    std::string before, after;
+    for (int window = 0; window < 5; ++window) {
+      before = ThreadActivity(tree);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      after = ThreadActivity(tree);
+      if (before == after) break;
+    }
+    EXPECT_EQ(before, after);
+    EXPECT_EQ(after.find(" R"), std::string::npos) << after;
+    EXPECT_EQ(after.find(" D"), std::string::npos) << after;
+    EXPECT_NE(after.find(" S"), std::string::npos) << after;
+  }
+  ASSERT_EQ(kill(daemon.pid(), SIGTERM), 0);
+  EXPECT_EQ(daemon.Wait(), 0) << daemon.Stderr();
 }
 
 TEST_F(RealChildrenTest, VmmDisconnectEndsTheDaemonCleanly) {

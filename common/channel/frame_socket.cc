@@ -17,7 +17,7 @@ constexpr size_t kControlBytes = CMSG_SPACE(sizeof(int) * kMaxFdsPerFrame);
 
 }  // namespace
 
-Frame::Frame() : buffer_(kMaxFrameBytes, '\0') { fds_.reserve(kMaxFdsPerFrame); }
+Frame::Frame() : buffer_(new char[kMaxFrameBytes]) { fds_.reserve(kMaxFdsPerFrame); }
 
 absl::StatusOr<std::pair<FrameSocket, FrameSocket>> FrameSocket::CreatePair() {
   int fds[2];
@@ -66,7 +66,7 @@ absl::Status FrameSocket::Send(std::string_view bytes, absl::Span<const int> fds
 absl::Status FrameSocket::Receive(Frame& frame) {
   frame.size_ = 0;
   frame.fds_.clear();
-  iovec iov{frame.buffer_.data(), frame.buffer_.size()};
+  iovec iov{frame.buffer_.get(), kMaxFrameBytes};
   alignas(cmsghdr) char control[kControlBytes];
   msghdr msg{};
   msg.msg_iov = &iov;

@@ -12,6 +12,7 @@
 #define VIRTIOFSD_COMMON_CHANNEL_FRAME_SOCKET_H_
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,13 +38,14 @@ class Frame {
  public:
   Frame();
 
-  std::string_view bytes() const { return std::string_view(buffer_.data(), size_); }
+  std::string_view bytes() const { return std::string_view(buffer_.get(), size_); }
   // The fds that came with the frame, owned by the frame until moved out.
   std::vector<UniqueFd>& fds() { return fds_; }
 
  private:
   friend class FrameSocket;
-  std::string buffer_;
+  // Not zero-filled: only the pages frames are received into become resident.
+  std::unique_ptr<char[]> buffer_;
   size_t size_ = 0;
   std::vector<UniqueFd> fds_;
 };

@@ -862,7 +862,7 @@ TEST(BrokerGoneTest, EveryLaterRequestGetsEioAndTheDaemonEndsWithTheVmm) {
   const std::string log = daemon->Log();
   // The launcher names how the broker ended, once; the frontend says once what it
   // means; 400 failed requests add no error line.
-  EXPECT_EQ(Count(log, "broker exited with status 137"), 1) << log;
+  EXPECT_EQ(Count(log, "broker was killed by signal 9 (SIGKILL)"), 1) << log;
   EXPECT_EQ(Count(log, "every request fails from now on"), 1) << log;
   EXPECT_LE(Count(log, "ERROR"), 4) << log;
   EXPECT_EQ(ReadHostFile(shared + "/kept"), data);
