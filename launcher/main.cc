@@ -35,7 +35,6 @@
 #include "launcher/listen_socket.h"
 #include "launcher/options.h"
 #include "launcher/pid_file.h"
-#include "launcher/startup_pages.h"
 #include "launcher/stop_signals.h"
 #include "launcher/supervisor.h"
 #include "launcher/syslog_writer.h"
@@ -205,9 +204,6 @@ int Run(Options options, SyslogWriter* syslog) {
            broker->pid(), frontend->pid(),
            options.listen_fd.has_value() ? absl::StrCat("fd ", *options.listen_fd)
                                          : options.socket_path);
-  // From here the launcher only waits and relays (startup_pages.h).
-  const uint64_t released = ReleaseStartupPages();
-  VFSD_LOG(kDebug, "released %d KiB of start-up pages", released);
   Verdict verdict = Supervise(*frontend, *broker, signal_fd->get(), kStopGrace);
   if (verdict.exit_code == 0) {
     VFSD_LOG(kInfo, "%s", verdict.message);
