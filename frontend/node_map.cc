@@ -99,7 +99,7 @@ void NodeMap::RecordEntry(uint64_t parent, const std::string& name, proto::Entry
 
 uint64_t NodeMap::RecordHandle(uint64_t broker, uint64_t node, uint32_t flags, bool dir) {
   const uint64_t guest = FreeId(handles_, broker);
-  handles_[guest] = Handle{node, broker, epoch_, flags, dir};
+  handles_[guest] = Handle{node, broker, epoch_, epoch_, flags, dir};
   return guest;
 }
 
@@ -258,11 +258,15 @@ int NodeMap::MapHandle(uint64_t& value, const proto::Caller& caller, BrokerClien
   return 0;
 }
 
-std::optional<int> NodeMap::LocalRelease(uint64_t fh, bool release) {
+std::optional<int> NodeMap::LocalRelease(uint64_t& fh, bool release) {
   absl::MutexLock lock(&mu_);
   auto it = handles_.find(fh);
-  if (it == handles_.end()) return std::nullopt;
+  if (it == handles_.end()) {
+    if (epoch_ == 0) return std::nullopt;  // the broker judges handles it never gave
+    return EBADF;
+  }
   const bool before = it->second.epoch != epoch_;
+  fh = it->second.broker;
   if (release) handles_.erase(it);
   if (before) return 0;
   return std::nullopt;
@@ -393,18 +397,21 @@ std::optional<int> NodeMap::ToBroker(proto::Request& request, BrokerClient& clie
       sent.flags = request.tmpfile().flags();
       VFSD_MAP(Node, *request.mutable_tmpfile(), parent);
       break;
-    case R::kRelease:
-      if (auto answer = LocalRelease(request.release().handle(), true)) return answer;
-      VFSD_MAP(Handle, *request.mutable_release(), handle);
-      break;
-    case R::kReleasedir:
-      if (auto answer = LocalRelease(request.releasedir().handle(), true)) return answer;
-      VFSD_MAP(Handle, *request.mutable_releasedir(), handle);
-      break;
-    case R::kFlush:
-      if (auto answer = LocalRelease(request.flush().handle(), false)) return answer;
-      VFSD_MAP(Handle, *request.mutable_flush(), handle);
-      break;
+    case R::kRelease: {
+      uint64_t handle = request.release().handle();
+      if (auto answer = LocalRelease(handle, /*release=*/true)) return answer;
+      request.mutable_release()->set_handle(handle);
+    } break;
+    case R::kReleasedir: {
+      uint64_t handle = request.releasedir().handle();
+      if (auto answer = LocalRelease(handle, /*release=*/true)) return answer;
+      request.mutable_releasedir()->set_handle(handle);
+    } break;
+    case R::kFlush: {
+      uint64_t handle = request.flush().handle();
+      if (auto answer = LocalRelease(handle, /*release=*/false)) return answer;
+      request.mutable_flush()->set_handle(handle);
+    } break;
     case R::kFsync:
       VFSD_MAP(Handle, *request.mutable_fsync(), handle);
       break;
@@ -464,7 +471,7 @@ std::optional<int> NodeMap::ToBroker(proto::Request& request, BrokerClient& clie
         absl::MutexLock lock(&mu_);
         auto it = handles_.find(fh);
         // Its locks, if it held any, died with the broker that granted them.
-        if (it != handles_.end() && it->second.epoch != epoch_) return EIO;
+        if (it != handles_.end() && it->second.opened != epoch_) return EIO;
       }
       if (request.op_case() == R::kGetlk) {
         VFSD_MAP(Handle, *request.mutable_getlk(), handle);

@@ -23,7 +23,8 @@
 //   (FSYNC, FALLOCATE, LSEEK, COPY_FILE_RANGE, SETATTR through it) re-opens the node
 //   with the handle's flags (less O_CREAT, O_EXCL, O_TRUNC) on first use. GETATTR
 //   through it is answered by node. Lock requests (GETLK, SETLK, SETLKW, flock) on
-//   it answer EIO: the locks it may have held are lost.
+//   it answer EIO, even once re-opened: the locks it may have held are lost, and
+//   the guest must not believe it holds them.
 // - A directory handle from before is re-opened on first use (READDIR, FSYNCDIR).
 // - Nodes in replies get guest ids: the broker's own when free, else fresh ones.
 // - FORGET counts the guest's lookups; once the guest holds none, the node is
@@ -92,7 +93,8 @@ class NodeMap {
   struct Handle {
     uint64_t node = 0;  // guest id
     uint64_t broker = 0;
-    uint64_t epoch = 0;
+    uint64_t epoch = 0;   // of `broker`
+    uint64_t opened = 0;  // the epoch the guest opened it in
     uint32_t flags = 0;
     bool dir = false;
   };
@@ -110,8 +112,9 @@ class NodeMap {
   // FORGET of `nlookup` of guest node `node`: the broker forget to send, if any.
   std::optional<std::pair<uint64_t, uint64_t>> Forget(uint64_t node, uint64_t nlookup)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Answers a FLUSH or RELEASE(DIR) of a handle from before; nullopt: send it.
-  std::optional<int> LocalRelease(uint64_t fh, bool release);
+  // A FLUSH or RELEASE(DIR) of guest handle `fh`: answered here for a handle
+  // not opened at this broker, else nullopt with `fh` rewritten to the broker's.
+  std::optional<int> LocalRelease(uint64_t& fh, bool release);
 
   // Records `entry` (the broker's ids) found as `name` in `parent` (0: none) and
   // rewrites it to the guest's id.
