@@ -99,6 +99,19 @@ TEST_F(BrokerRestartTest, WithoutANewBrokerEveryRequestFailsWithEio) {
   EXPECT_FALSE(harness_.context().broker_up());
 }
 
+// Only a broker that is gone is replaced: a channel offered while the broker
+// serves is refused, and service goes on through the broker that serves.
+TEST_F(BrokerRestartTest, ANewChannelIsRefusedWhileTheBrokerServes) {
+  WriteHostFile(harness_.dir().Path("f"), "data");
+  const uint64_t f = Lookup(FUSE_ROOT_ID, "f");
+  testing::TestBroker other(harness_.dir().path());
+  absl::Status replaced = harness_.context().broker_link().Replace(
+      std::shared_ptr<BrokerClient>(&other.client(), [](BrokerClient*) {}));
+  EXPECT_TRUE(absl::IsFailedPrecondition(replaced)) << replaced;
+  EXPECT_EQ(harness_.context().broker_link().restarts(), 0u);
+  EXPECT_EQ(Getattr(f).error, 0);
+}
+
 // Nodes looked up before are found again by the names they were found by, deep
 // ones through their directories, and keep their ids.
 TEST_F(BrokerRestartTest, NodesAreFoundAgainByTheirNames) {
