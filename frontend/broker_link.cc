@@ -38,6 +38,7 @@ absl::StatusOr<uint64_t> BrokerLink::Submit(proto::Request request, BrokerClient
     std::move(done)(Answer(*answer));
     return 0;
   }
+  if (!NodeMap::Records(sent.op)) return client->Submit(std::move(request), std::move(done));
   return client->Submit(std::move(request), [this, sent = std::move(sent), done = std::move(done)](
                                                 absl::StatusOr<BrokerResponse> response) mutable {
     if (response.ok() && response->reply.error() == 0) {

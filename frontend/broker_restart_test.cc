@@ -167,6 +167,32 @@ TEST_F(BrokerRestartTest, RemovedOrReplacedFilesAreStale) {
   EXPECT_EQ(Getattr(fresh).As<fuse_attr_out>().attr.size, 12u);
 }
 
+// The guest's FORGETs count: a node it still holds is found again, one it has
+// forgotten is no longer known (the new broker never saw it).
+TEST_F(BrokerRestartTest, ForgottenNodesAreDroppedAndHeldOnesFoundAgain) {
+  WriteHostFile(harness_.dir().Path("f"), "f");
+  WriteHostFile(harness_.dir().Path("g"), "g");
+  const uint64_t f = Lookup(FUSE_ROOT_ID, "f");
+  ASSERT_EQ(Lookup(FUSE_ROOT_ID, "f"), f);
+  const uint64_t g = Lookup(FUSE_ROOT_ID, "g");
+  harness_.RestartBroker();
+  fuse_forget_in forget{};
+  forget.nlookup = 1;
+  harness_.Call(&fuse_op::Forget, FUSE_FORGET, f, Arg(forget));
+  EXPECT_EQ(Getattr(f).error, 0);
+  harness_.Call(&fuse_op::Forget, FUSE_FORGET, f, Arg(forget));
+  EXPECT_EQ(Getattr(f).error, ESTALE);
+  fuse_batch_forget_in batch{};
+  batch.count = 1;
+  fuse_forget_one one{};
+  one.nodeid = g;
+  one.nlookup = 1;
+  harness_.Call(&fuse_op::BatchForget, FUSE_BATCH_FORGET, 0, Arg(batch) + Arg(one));
+  EXPECT_EQ(Getattr(g).error, ESTALE);
+  // Looked up afresh, the name is a node again.
+  EXPECT_NE(Lookup(FUSE_ROOT_ID, "f"), 0u);
+}
+
 // A file unlinked by the guest before the restart has no name to be found by.
 TEST_F(BrokerRestartTest, NodeUnlinkedBeforeTheRestartIsStale) {
   WriteHostFile(harness_.dir().Path("f"), "x");

@@ -29,7 +29,30 @@ uint64_t NodeMap::epoch() const {
 void NodeMap::NewEpoch() {
   absl::MutexLock lock(&mu_);
   ++epoch_;
+  epoch_now_.store(epoch_, std::memory_order_release);
   by_broker_.clear();
+}
+
+bool NodeMap::Records(proto::Request::OpCase op) {
+  using R = proto::Request;
+  switch (op) {
+    case R::kLookup:
+    case R::kSymlink:
+    case R::kMknod:
+    case R::kMkdir:
+    case R::kLink:
+    case R::kCreate:
+    case R::kTmpfile:
+    case R::kOpen:
+    case R::kOpendir:
+    case R::kReaddir:
+    case R::kUnlink:
+    case R::kRmdir:
+    case R::kRename:
+      return true;
+    default:
+      return false;
+  }
 }
 
 void NodeMap::Clear() {
@@ -283,9 +306,9 @@ std::optional<int> NodeMap::LocalRelease(uint64_t& fh, bool release) {
 std::optional<int> NodeMap::ToBroker(proto::Request& request, BrokerClient& client, Sent& sent) {
   using R = proto::Request;
   sent.op = request.op_case();
-  {
+  sent.epoch = epoch_now_.load(std::memory_order_acquire);
+  if (sent.op == R::kForget || sent.op == R::kBatchForget || sent.op == R::kDestroy) {
     absl::MutexLock lock(&mu_);
-    sent.epoch = epoch_;
     switch (request.op_case()) {
       case R::kForget: {
         auto forget = Forget(request.forget().node(), request.forget().nlookup());
@@ -307,11 +330,9 @@ std::optional<int> NodeMap::ToBroker(proto::Request& request, BrokerClient& clie
         *request.mutable_batch_forget() = std::move(kept);
         return std::nullopt;
       }
-      case R::kDestroy:
+      default:    // kDestroy
         Clear();  // the broker forgets every node and handle
         return std::nullopt;
-      default:
-        break;
     }
   }
   const proto::Caller& caller = request.caller();
@@ -323,6 +344,7 @@ std::optional<int> NodeMap::ToBroker(proto::Request& request, BrokerClient& clie
       break;
     case R::kGetattr: {
       VFSD_MAP(Node, *request.mutable_getattr(), node);
+      if (sent.epoch == 0) break;
       // A handle from before is not re-opened just to read attributes.
       absl::MutexLock lock(&mu_);
       auto it = handles_.find(request.getattr().handle());
@@ -465,6 +487,7 @@ std::optional<int> NodeMap::ToBroker(proto::Request& request, BrokerClient& clie
       break;
     case R::kGetlk:
     case R::kSetlk: {
+      if (sent.epoch == 0) break;
       const uint64_t fh =
           request.op_case() == R::kGetlk ? request.getlk().handle() : request.setlk().handle();
       {
@@ -490,6 +513,7 @@ std::optional<int> NodeMap::ToBroker(proto::Request& request, BrokerClient& clie
 
 void NodeMap::FromBroker(const Sent& sent, proto::Reply& reply) {
   using R = proto::Request;
+  if (!Records(sent.op)) return;
   absl::MutexLock lock(&mu_);
   if (sent.epoch != epoch_) return;  // a reply of a broker since replaced
   switch (sent.op) {

@@ -36,6 +36,7 @@
 #ifndef VIRTIOFSD_FRONTEND_NODE_MAP_H_
 #define VIRTIOFSD_FRONTEND_NODE_MAP_H_
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -74,6 +75,9 @@ class NodeMap {
   // Rewrites a successful `reply` to the request `sent` describes into guest ids,
   // and records the names and handles it grants.
   void FromBroker(const Sent& sent, proto::Reply& reply);
+
+  // Whether FromBroker() has anything to do for replies to `op`.
+  static bool Records(proto::Request::OpCase op);
 
   // A new broker serves: every id from before is to be found again.
   void NewEpoch();
@@ -132,6 +136,7 @@ class NodeMap {
 
   mutable absl::Mutex mu_;
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> epoch_now_{0};  // epoch_, read without mu_
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = uint64_t{1} << 63;
   absl::flat_hash_map<uint64_t, Node> nodes_ ABSL_GUARDED_BY(mu_);          // by guest id
   absl::flat_hash_map<uint64_t, uint64_t> by_broker_ ABSL_GUARDED_BY(mu_);  // this epoch's
