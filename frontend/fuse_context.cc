@@ -19,6 +19,14 @@ bool Listed(const FuseCall& call, const proto::Request& request) {
 }  // namespace
 
 FuseContext::FuseContext(BrokerClient& broker, FuseOptions options, WorkerPool* pool)
+    : own_link_(std::make_unique<BrokerLink>(
+          std::shared_ptr<BrokerClient>(&broker, [](BrokerClient*) {}))),
+      broker_(*own_link_),
+      pool_(pool),
+      options_(options),
+      timeout_(CacheTimeoutSeconds(options.cache)) {}
+
+FuseContext::FuseContext(BrokerLink& broker, FuseOptions options, WorkerPool* pool)
     : broker_(broker),
       pool_(pool),
       options_(options),

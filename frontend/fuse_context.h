@@ -23,6 +23,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "common/channel/broker_client.h"
+#include "frontend/broker_link.h"
 #include "frontend/fuse_call.h"
 #include "frontend/fuse_options.h"
 #include "frontend/lock_waits.h"
@@ -39,6 +40,8 @@ class FuseContext {
   using OnReply = absl::AnyInvocable<void(FuseCall&, BrokerResponse&)>;
 
   // `broker` and `pool` (if not null) must outlive the context.
+  FuseContext(BrokerLink& broker, FuseOptions options, WorkerPool* pool);
+  // Through a link of its own to `broker` alone (no broker ever replaces it).
   FuseContext(BrokerClient& broker, FuseOptions options, WorkerPool* pool);
 
   // A request carrying the caller of `call` (and `umask`, for creations).
@@ -66,6 +69,7 @@ class FuseContext {
 
   // False once the broker channel has ended: every request then fails with EIO.
   bool broker_up() const { return broker_.up(); }
+  BrokerLink& broker_link() { return broker_; }
   WorkerPool* pool() const { return pool_; }
   const FuseOptions& options() const { return options_; }
   // Seconds the guest may cache entries and attributes.
@@ -79,7 +83,8 @@ class FuseContext {
   std::atomic<bool> guest_strips_setgid{false};  // proto CreateRequest.guest_strips_setgid
 
  private:
-  BrokerClient& broker_;
+  std::unique_ptr<BrokerLink> own_link_;  // for the BrokerClient& constructor
+  BrokerLink& broker_;
   WorkerPool* const pool_;
   const FuseOptions options_;
   const uint64_t timeout_;

@@ -47,6 +47,9 @@ Handler HandlerFor(uint32_t opcode) {
 FuseSession::FuseSession(BrokerClient& broker, FuseOptions options, WorkerPool* pool)
     : context_(broker, options, pool) {}
 
+FuseSession::FuseSession(BrokerLink& link, FuseOptions options, WorkerPool* pool)
+    : context_(link, options, pool) {}
+
 void FuseSession::HandleChain(PendingChain pending) {
   std::unique_ptr<FuseCall> call = FuseCall::Decode(std::move(pending));
   if (call == nullptr) return;  // Answered (or dropped) by Decode().

@@ -31,6 +31,8 @@ class FuseSession : public ChainHandler {
   // `broker` and `pool` (if not null) must outlive the session. With a pool, READ
   // and WRITE run on its workers; without, on the queue thread.
   FuseSession(BrokerClient& broker, FuseOptions options, WorkerPool* pool = nullptr);
+  // Through `link`, whose broker may be replaced (frontend/broker_link.h).
+  FuseSession(BrokerLink& link, FuseOptions options, WorkerPool* pool = nullptr);
 
   void HandleChain(PendingChain chain) override;
   // Ends the queue's lock waits (EINTR), so the queue's stop does not wait for a

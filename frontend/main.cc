@@ -1,8 +1,10 @@
 // virtiofsd-frontend: the unprivileged half of virtiofsd. Started by the
 // `virtiofsd` launcher with the broker channel, the vhost-user socket and its
 // FrontendConfig on fd 6 (common/child_config.h); it takes no arguments. Exits 0
-// when QEMU disconnects, 1 if the broker had gone by then (every request since
-// was answered EIO), 2 for a bad configuration.
+// when QEMU disconnects, 1 if the broker had gone by then and no new one took its
+// place (every request since was answered EIO), 2 for a bad configuration. A new
+// broker's channel, handed over on the launcher link while the broker channel is
+// down, replaces the old one (frontend/broker_link.h).
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 #include "common/launcher_link.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "frontend/broker_link.h"
 #include "frontend/confinement.h"
 #include "frontend/frontend_options.h"
 #include "frontend/fuse_session.h"
@@ -34,16 +37,23 @@ UniqueFd Inherit(int fd) {
   return UniqueFd(fd);
 }
 
-absl::Status Handshake(BrokerClient& broker) {
-  proto::Request request;
-  request.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
-  VFSD_ASSIGN_OR_RETURN(BrokerResponse response, broker.Call(std::move(request)));
-  if (response.reply.error() != 0) return ErrnoError(response.reply.error(), "broker handshake");
-  if (response.reply.handshake().version() != proto::PROTOCOL_VERSION_CURRENT) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("broker speaks protocol ", response.reply.handshake().version()));
+// A new broker's channel from the launcher: serves through it if the current
+// broker is gone and it answers the handshake.
+void TakeNewChannel(BrokerLink& link, UniqueFd channel) {
+  if (link.up()) {
+    VFSD_LOG(kWarn, "a new broker channel while the broker serves: refused");
+    return;
   }
-  return absl::OkStatus();
+  auto client = std::make_shared<BrokerClient>(FrameSocket(std::move(channel)));
+  if (absl::Status status = Handshake(*client); !status.ok()) {
+    VFSD_LOG(kError, "new broker: %s; the guest keeps getting EIO", status.ToString());
+    return;
+  }
+  if (absl::Status status = link.Replace(std::move(client)); !status.ok()) {
+    VFSD_LOG(kWarn, "%s", status.message());
+    return;
+  }
+  VFSD_LOG(kInfo, "serving through a new broker; nodes and handles are found again on first use");
 }
 
 int Run(const FrontendOptions& options) {
@@ -59,12 +69,13 @@ int Run(const FrontendOptions& options) {
     filter = *std::move(confined);
   }
   const int channel_fd = channel.get();
-  BrokerClient broker{FrameSocket(std::move(channel))};
+  auto first_client = std::make_shared<BrokerClient>(FrameSocket(std::move(channel)));
+  BrokerLink broker(first_client);
   // Dies with the launcher, and, until a VMM connects, at once when the broker
   // goes. Destroyed before `broker`, whose own shutdown must not count.
   std::optional<OrphanWatch> orphan_watch;
   if (options.launcher_fd >= 0) orphan_watch.emplace(options.launcher_fd, channel_fd);
-  if (absl::Status status = Handshake(broker); !status.ok()) {
+  if (absl::Status status = Handshake(*first_client); !status.ok()) {
     VFSD_LOG(kError, "%s", status.ToString());
     return 1;
   }
@@ -79,9 +90,17 @@ int Run(const FrontendOptions& options) {
   }
   listener.Reset();  // One front-end per daemon, as with the Rust virtiofsd.
   // A guest now depends on us: if the broker goes, keep serving, every request
-  // failing with EIO, so the guest can unmount and shut down; QEMU cannot
-  // reconnect a vhost-user-fs backend. Only the launcher's end still ends us.
-  if (orphan_watch.has_value()) orphan_watch.emplace(options.launcher_fd, -1);
+  // failing with EIO until the launcher hands over a new broker's channel (or for
+  // good), so the guest can unmount and shut down; QEMU cannot reconnect a
+  // vhost-user-fs backend. Only the launcher's end still ends us.
+  // A broker the launcher starts in place of a dead one comes as a new channel on
+  // the launcher link, the only way one can come.
+  first_client.reset();
+  if (orphan_watch.has_value()) {
+    orphan_watch.emplace(options.launcher_fd, -1, [&broker](UniqueFd channel) {
+      TakeNewChannel(broker, std::move(channel));
+    });
+  }
   // Nothing from the front-end has been read yet; from here on no accept is allowed.
   if (filter.has_value()) {
     if (absl::Status installed = filter->Install(); !installed.ok()) {

@@ -48,8 +48,9 @@ ChildLinks::~ChildLinks() {
   }
 }
 
-void ChildLinks::CloseChildEnds() {
-  for (UniqueFd& end : child_ends_) end.Reset();
+void ChildLinks::CloseChildEnds(bool keep_broker_end) {
+  if (!keep_broker_end) child_ends_[kBroker].Reset();
+  child_ends_[kFrontend].Reset();
 }
 
 void ChildLinks::StartRelay(Sink sink) {

@@ -38,8 +38,13 @@ class ChildLinks {
 
   // The end to pass to `child` at exec (borrowed).
   int child_end(Child child) const { return child_ends_[child].get(); }
-  // Once both children hold their ends.
-  void CloseChildEnds();
+  // Once both children hold their ends. With `keep_broker_end`, the broker's stays
+  // open in the launcher, to pass to a broker started in place of one that died:
+  // the link then never reads as closed to the launcher, and each broker sees it
+  // close only when the launcher goes.
+  void CloseChildEnds(bool keep_broker_end = false);
+  // The launcher's own end of `child`'s link (borrowed): HandOverChannel() sends on it.
+  int own_end(Child child) const { return own_ends_[child].get(); }
 
   // Where relayed lines go: the process's name, its host pid, the line.
   using Sink = std::function<void(absl::string_view process, pid_t pid, LogLevel level,

@@ -5,7 +5,8 @@
 //
 // Exit status: 0 on a stop signal or when the VMM disconnects; 2 for a bad command
 // line (ours or, as reported by its exit status, a child's); 1 for anything else,
-// also once the broker has died under a connected VMM (see supervisor.h).
+// also once a broker has died under a connected VMM and could not be replaced
+// (see supervisor.h).
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include "broker/nofile_limit.h"
 #include "common/channel/frame_socket.h"
 #include "common/child_config.h"
+#include "common/launcher_link.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "launcher/child_configs.h"
@@ -186,7 +188,7 @@ int Run(Options options, SyslogWriter* syslog) {
   endpoint.listen_fd.Reset();
   broker_config->Reset();
   frontend_config->Reset();
-  (*links)->CloseChildEnds();
+  (*links)->CloseChildEnds(/*keep_broker_end=*/true);
   if (syslog != nullptr) {
     (*links)->StartRelay(
         [syslog](absl::string_view process, pid_t pid, LogLevel level, absl::string_view message) {
@@ -204,7 +206,22 @@ int Run(Options options, SyslogWriter* syslog) {
            broker->pid(), frontend->pid(),
            options.listen_fd.has_value() ? absl::StrCat("fd ", *options.listen_fd)
                                          : options.socket_path);
-  Verdict verdict = Supervise(*frontend, *broker, signal_fd->get(), kStopGrace);
+  // A broker that dies while the guest is served is replaced: same executable,
+  // same configuration, the same launcher link, a new channel handed to the
+  // frontend over its link (common/launcher_link.h).
+  BrokerRestarts restarts;
+  restarts.respawn = [&]() -> absl::StatusOr<ChildProcess> {
+    VFSD_ASSIGN_OR_RETURN(auto pair, FrameSocket::CreatePair());
+    VFSD_ASSIGN_OR_RETURN(UniqueFd config, ConfigMemfd(BrokerConfigFor(options)));
+    const FdMapping fds[] = {{pair.first.fd(), kChildChannelFd},
+                             {(*links)->child_end(ChildLinks::kBroker), kChildLauncherFd},
+                             {config.get(), kChildConfigFd}};
+    VFSD_ASSIGN_OR_RETURN(ChildProcess child, SpawnBroker(*broker_path, options.sandbox, fds));
+    VFSD_RETURN_IF_ERROR(
+        HandOverChannel((*links)->own_end(ChildLinks::kFrontend), pair.second.fd()));
+    return child;
+  };
+  Verdict verdict = Supervise(*frontend, *broker, signal_fd->get(), kStopGrace, restarts);
   if (verdict.exit_code == 0) {
     VFSD_LOG(kInfo, "%s", verdict.message);
   } else {

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <deque>
 #include <optional>
 #include <string>
 
@@ -42,12 +43,14 @@ void StopAll(ChildProcess& frontend, ChildProcess& broker, absl::Duration grace)
 
 }  // namespace
 
-Verdict Supervise(ChildProcess& frontend, ChildProcess& broker, int signal_fd,
-                  absl::Duration grace) {
+Verdict Supervise(ChildProcess& frontend, ChildProcess& first_broker, int signal_fd,
+                  absl::Duration grace, const BrokerRestarts& restarts) {
+  std::optional<ChildProcess> respawned;  // the broker that serves, once one was restarted
+  std::deque<absl::Time> restart_times;   // within the last window
   pollfd fds[] = {
       {signal_fd, POLLIN, 0},
       {frontend.pidfd(), POLLIN, 0},
-      {broker.pidfd(), POLLIN, 0},
+      {first_broker.pidfd(), POLLIN, 0},
   };
   // The verdict of a broker that ended while the frontend served on.
   std::optional<Verdict> broker_lost;
@@ -55,16 +58,17 @@ Verdict Supervise(ChildProcess& frontend, ChildProcess& broker, int signal_fd,
     if (poll(fds, std::size(fds), -1) < 0) {
       if (errno == EINTR) continue;
       Verdict verdict = {1, absl::StrCat("poll failed: ", strerror(errno))};
-      StopAll(frontend, broker, grace);
+      StopAll(frontend, respawned.has_value() ? *respawned : first_broker, grace);
       return verdict;
     }
     if (std::optional<int> signal = ReadStopSignal(signal_fd)) {
-      StopAll(frontend, broker, grace);
+      StopAll(frontend, respawned.has_value() ? *respawned : first_broker, grace);
       std::string message =
           absl::StrCat("received SIG", sigabbrev_np(*signal), "; stopped both processes");
       if (!broker_lost.has_value()) return {0, message};
       return {broker_lost->exit_code, absl::StrCat(message, " (the broker had ended before)")};
     }
+    ChildProcess& broker = respawned.has_value() ? *respawned : first_broker;
     std::optional<ChildExit> frontend_exit = frontend.TryReap();
     if (broker_lost.has_value()) {
       if (!frontend_exit.has_value()) continue;
@@ -88,9 +92,32 @@ Verdict Supervise(ChildProcess& frontend, ChildProcess& broker, int signal_fd,
     if (broker_exit.has_value() && !frontend_exit.has_value() && verdict->exit_code != 2) {
       // The frontend serves a guest (before a VMM connects it ends with the
       // broker): stopping it would leave the guest waiting for ever.
+      std::string why;
+      if (restarts.respawn) {
+        const absl::Time now = absl::Now();
+        while (!restart_times.empty() && now - restart_times.front() >= restarts.window) {
+          restart_times.pop_front();
+        }
+        if (static_cast<int>(restart_times.size()) < restarts.max) {
+          absl::StatusOr<ChildProcess> next = restarts.respawn();
+          if (next.ok()) {
+            restart_times.push_back(now);
+            VFSD_LOG(kError, "%s; started a new broker (pid %d) and the frontend carries on",
+                     verdict->message, next->pid());
+            respawned.reset();
+            respawned.emplace(std::move(*next));
+            fds[2].fd = respawned->pidfd();
+            continue;
+          }
+          why = absl::StrCat("; cannot start a new broker: ", next.status().message());
+        } else {
+          why = absl::StrCat("; ", restarts.max, " restarts within ",
+                             absl::FormatDuration(restarts.window), ", no more");
+        }
+      }
       broker_lost = verdict;
-      VFSD_LOG(kError, "%s; the frontend answers the guest with EIO until the VMM disconnects",
-               verdict->message);
+      VFSD_LOG(kError, "%s%s; the frontend answers the guest with EIO until the VMM disconnects",
+               verdict->message, why);
       fds[2].fd = -1;  // reaped: poll() skips it
       continue;
     }

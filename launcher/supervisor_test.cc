@@ -112,8 +112,27 @@ class SupervisorTest : public ::testing::Test {
     ASSERT_FALSE(WaitForReport(report_dir_, "frontend").empty());
   }
 
-  Verdict Run(absl::Duration grace = kGrace) {
-    return Supervise(*frontend_, *broker_, signal_fd_.get(), grace);
+  Verdict Run(absl::Duration grace = kGrace, const BrokerRestarts& restarts = {}) {
+    return Supervise(*frontend_, *broker_, signal_fd_.get(), grace, restarts);
+  }
+
+  // Restarts by a fake broker (FAKE_BROKER_MODE) on a channel of its own whose
+  // other end the test keeps; `pids` gets each one's pid.
+  BrokerRestarts FakeRestarts(int max, std::vector<pid_t>* pids) {
+    BrokerRestarts restarts;
+    restarts.max = max;
+    restarts.window = absl::Hours(1);
+    restarts.respawn = [this, pids]() -> absl::StatusOr<ChildProcess> {
+      auto channel = FrameSocket::CreatePair();
+      if (!channel.ok()) return channel.status();
+      const FdMapping fds[] = {{channel->first.fd(), 3}};
+      absl::StatusOr<ChildProcess> child =
+          ChildProcess::Spawn(Runfile("launcher/fake_child"), {}, fds);
+      if (child.ok()) pids->push_back(child->pid());
+      kept_channels_.push_back(std::move(channel->second));
+      return child;
+    };
+    return restarts;
   }
 
   // Connects to the frontend's listening socket, as a VMM.
@@ -132,6 +151,7 @@ class SupervisorTest : public ::testing::Test {
   UniqueFd signal_fd_;
   std::optional<ChildProcess> broker_;
   std::optional<ChildProcess> frontend_;
+  std::vector<FrameSocket> kept_channels_;
 };
 
 TEST_F(SupervisorTest, FrontendExitingZeroIsACleanStop) {
@@ -235,6 +255,76 @@ TEST_F(SupervisorTest, ChildIgnoringSigtermIsKilledAfterTheGrace) {
   ASSERT_TRUE(broker_exit.has_value());
   EXPECT_EQ(broker_exit->kind, ChildExit::Kind::kKilled);
   EXPECT_EQ(broker_exit->value, SIGKILL);
+}
+
+// With restarts, a broker that dies under a served guest is replaced at once; the
+// cause and the restart are logged in one line, and the daemon then ends as if
+// the broker had never died.
+TEST_F(SupervisorTest, KilledBrokerIsReplacedWhileTheFrontendServes) {
+  ASSERT_NO_FATAL_FAILURE(StartChildren("serve", "wait"));
+  UniqueFd vmm = ConnectVmm();
+  LogCapture log;
+  std::vector<pid_t> respawned;
+  const BrokerRestarts restarts = FakeRestarts(3, &respawned);
+  broker_->Signal(SIGKILL);
+  std::optional<Verdict> verdict;
+  std::thread supervisor([&] { verdict = Run(kGrace, restarts); });
+  EXPECT_EQ(log.WaitFor("broker was killed by signal 9 (SIGKILL); started a new broker"), 1);
+  pollfd frontend_ended = {frontend_->pidfd(), POLLIN, 0};
+  EXPECT_EQ(poll(&frontend_ended, 1, 0), 0) << "the frontend was stopped with the broker";
+  ASSERT_EQ(kill(getpid(), SIGTERM), 0);  // blocked: waits in the signalfd
+  supervisor.join();
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_EQ(verdict->exit_code, 0);
+  EXPECT_EQ(verdict->message, "received SIGTERM; stopped both processes");
+  ASSERT_EQ(respawned.size(), 1u);
+  EXPECT_NE(kill(respawned[0], 0), 0) << "the new broker was left running";
+  EXPECT_EQ(Count(log.All(), "SIGKILL"), 1) << log.All();
+}
+
+// Past `max` restarts within the window, the frontend is left answering EIO as
+// without restarts, and the command fails when the VMM goes.
+TEST_F(SupervisorTest, RestartsAreBounded) {
+  ASSERT_NO_FATAL_FAILURE(StartChildren("serve", "wait"));
+  UniqueFd vmm = ConnectVmm();
+  LogCapture log;
+  std::vector<pid_t> respawned;
+  setenv("FAKE_BROKER_MODE", "exit:1", 1);  // each new broker dies at once
+  const BrokerRestarts restarts = FakeRestarts(2, &respawned);
+  broker_->Signal(SIGKILL);
+  std::optional<Verdict> verdict;
+  std::thread supervisor([&] { verdict = Run(kGrace, restarts); });
+  EXPECT_EQ(log.WaitFor("2 restarts within 1h, no more; the frontend answers the guest with EIO"),
+            1)
+      << log.All();
+  vmm.Reset();
+  supervisor.join();
+  EXPECT_EQ(respawned.size(), 2u);
+  EXPECT_EQ(Count(log.All(), "started a new broker"), 2) << log.All();
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_EQ(verdict->exit_code, 1);
+  EXPECT_EQ(verdict->message, "frontend exited with status 1 (the broker had ended before)");
+}
+
+TEST_F(SupervisorTest, FailedRestartLeavesTheFrontendAnsweringEio) {
+  ASSERT_NO_FATAL_FAILURE(StartChildren("serve", "wait"));
+  UniqueFd vmm = ConnectVmm();
+  LogCapture log;
+  BrokerRestarts restarts;
+  restarts.respawn = []() -> absl::StatusOr<ChildProcess> {
+    return absl::UnavailableError("no broker today");
+  };
+  broker_->Signal(SIGKILL);
+  std::optional<Verdict> verdict;
+  std::thread supervisor([&] { verdict = Run(kGrace, restarts); });
+  EXPECT_EQ(log.WaitFor("cannot start a new broker: no broker today; the frontend answers the "
+                        "guest with EIO"),
+            1)
+      << log.All();
+  vmm.Reset();
+  supervisor.join();
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_EQ(verdict->exit_code, 1);
 }
 
 }  // namespace

@@ -60,7 +60,8 @@ class SessionHarness::Completion : public ChainCompleter {
   uint32_t written_ = 0;
 };
 
-SessionHarness::SessionHarness(FuseOptions options, FsConfig config, WorkerPool* pool) {
+SessionHarness::SessionHarness(FuseOptions options, FsConfig config, WorkerPool* pool)
+    : config_(config) {
   broker_ = std::make_unique<TestBroker>(dir_.path(), config);
   context_ = std::make_unique<FuseContext>(broker_->client(), options, pool);
   UniqueFd fd(memfd_create("guest", MFD_CLOEXEC));
@@ -170,6 +171,19 @@ SessionHarness::OpenedFile SessionHarness::CreateAndOpen(const std::string& name
   context_->open_files().Insert(file.handle, std::move(open.fd), file.node,
                                 open.reply.open().kill_priv_on_write());
   return file;
+}
+
+void SessionHarness::KillBroker() {
+  if (broker_->client().up()) broker_->client().Shutdown("the broker died");
+}
+
+void SessionHarness::RestartBroker() {
+  KillBroker();
+  dead_brokers_.push_back(std::move(broker_));
+  broker_ = std::make_unique<TestBroker>(dir_.path(), config_);
+  absl::Status replaced = context_->broker_link().Replace(
+      std::shared_ptr<BrokerClient>(&broker_->client(), [](BrokerClient*) {}));
+  EXPECT_TRUE(replaced.ok()) << replaced;
 }
 
 }  // namespace virtiofsd::testing

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "broker/testing/test_broker.h"
@@ -104,12 +105,21 @@ class SessionHarness {
   };
   OpenedFile CreateAndOpen(const std::string& name, std::string_view data, int flags);
 
+  // Ends the broker's channel as the broker's death would (pending and later
+  // requests fail); the dead broker's state is kept until the harness ends.
+  void KillBroker();
+  // KillBroker(), then a fresh broker on the same directory whose client the
+  // context's BrokerLink takes (Replace()), as when the launcher restarts a broker.
+  void RestartBroker();
+
  private:
   class Completion;
   uint8_t* Allocate(size_t size);
 
   TempDir dir_;
+  const FsConfig config_;
   std::unique_ptr<TestBroker> broker_;
+  std::vector<std::unique_ptr<TestBroker>> dead_brokers_;  // outlive context_
   std::unique_ptr<FuseContext> context_;
   std::shared_ptr<MappedRegion> memory_;
   absl::Mutex mu_;

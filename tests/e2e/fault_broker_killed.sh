@@ -1,7 +1,7 @@
-# Guest side of fault_broker_killed_test (busybox sh; the share is the working
-# directory). Writes and fsyncs files, starts a writer, asks the host to kill the
-# broker (.kill-broker), then checks that every later access fails with EIO and
-# returns. Prints "CASE name result" lines and DONE; the host compares the synced
+# Guest side of fault_broker_killed_test's EIO case (busybox sh; the share is the
+# working directory). Writes and fsyncs files, starts a writer, asks the host to
+# kill the broker (.kill-broker) until the launcher restarts no more, then checks
+# that every later access fails with EIO and returns. Prints "CASE name result" lines and DONE; the host compares the synced
 # files' md5 with what it finds.
 eio() { grep -q -e "I/O error" -e "Input/output error" "$1"; }
 # Runs "$@" and says whether it failed with EIO.
@@ -48,6 +48,16 @@ elif eio /tmp/writer.err; then
 else
   echo "CASE writer $(head -c 200 /tmp/writer.err | tr '\n' ' ')"
 fi
+
+# The host kills every broker the launcher starts in its place until it starts no
+# more: wait until the share has failed with EIO for 5 s on end.
+n=0
+eio_since=0
+while [ $eio_since -lt 10 ] && [ $n -lt 300 ]; do
+  if ls . >/tmp/poll 2>&1 || ! eio /tmp/poll; then eio_since=0; else eio_since=$((eio_since + 1)); fi
+  sleep 0.5
+  n=$((n + 1))
+done
 
 # 4. Everything after it fails with EIO, and returns.
 expect_eio ls ls -la .

@@ -800,73 +800,159 @@ int Count(const std::string& text, const std::string& what) {
   return n;
 }
 
-// The broker dies (SIGKILL to the one serving) while the guest has a file open.
-// QEMU cannot reconnect a back-end, so the daemon serves on: every later request
-// fails with EIO at once (READ and WRITE of the open file too), the broker's end
-// is logged once, and the daemon exits 1 when the VMM goes. What was fsync'd
-// before is on the host.
-TEST(BrokerGoneTest, EveryLaterRequestGetsEioAndTheDaemonEndsWithTheVmm) {
-  char dir_template[] = "/tmp/vfsd-broker-gone-XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  const std::string dir = dir_template;
-  const std::string shared = dir + "/shared";
-  ASSERT_EQ(mkdir(shared.c_str(), 0755), 0);
-  ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<Daemon> daemon,
-      Daemon::Start({.argv = {"launcher/virtiofsd", "--socket-path={socket}", "--shared-dir={dir}"},
-                     .socket_path = dir + "/vhost.sock",
-                     .shared_dir = shared,
-                     .log_path = dir + "/daemon.log"}));
-  ASSERT_OK_AND_ASSIGN(auto driver, VhostUserFsDriver::Connect(dir + "/vhost.sock"));
-  auto fuse = std::make_unique<FuseClient>(driver.get());
-  ASSERT_OK(fuse->Init().status());
-  ASSERT_OK_AND_ASSIGN(CreateReply file, fuse->Create(FUSE_ROOT_ID, "kept", O_RDWR, 0644));
-  const uint64_t node = file.entry.nodeid;
-  const uint64_t fh = file.open.fh;
-  const std::string data = Pattern(65536, 'k');
-  ASSERT_OK_AND_ASSIGN(uint32_t written, fuse->Write(node, fh, 0, data));
-  ASSERT_EQ(written, data.size());
-  ASSERT_OK(fuse->Fsync(node, fh));
-
-  const std::vector<pid_t> brokers = ChildrenNamed(daemon->pid(), "virtiofsd-broker");
+// SIGKILL to the broker that serves (the launcher's child, or its child in a pid
+// namespace of its own).
+void KillServingBroker(const Daemon& daemon) {
+  const std::vector<pid_t> brokers = ChildrenNamed(daemon.pid(), "virtiofsd-broker");
   ASSERT_EQ(brokers.size(), 1u);
   std::vector<pid_t> serving = ChildrenNamed(brokers[0], "virtiofsd-broker");
   if (serving.empty()) serving = brokers;
   ASSERT_EQ(kill(serving[0], SIGKILL), 0);
-  // The frontend learns of it when the channel closes: until then a request may
-  // still be answered.
+}
+
+// The GETATTR of the root until it answers `ok` (10 s at most): the frontend
+// learns of a broker's end when the channel closes, and serves again once the
+// launcher's new broker has handshaken.
+absl::Status AwaitGetattr(FuseClient& fuse, bool ok) {
   absl::Status getattr;
   for (int i = 0; i < 1000; ++i) {
-    getattr = fuse->Getattr(FUSE_ROOT_ID).status();
-    if (!getattr.ok()) break;
+    getattr = fuse.Getattr(FUSE_ROOT_ID).status();
+    if (getattr.ok() == ok) break;
     absl::SleepFor(absl::Milliseconds(10));
   }
-  EXPECT_THAT(getattr, HasErrno(EIO));
-  for (int i = 0; i < 50; ++i) {
-    EXPECT_THAT(fuse->Lookup(FUSE_ROOT_ID, "kept"), HasErrno(EIO));
-    EXPECT_THAT(fuse->Getattr(node), HasErrno(EIO));
-    EXPECT_THAT(fuse->Write(node, fh, 0, "lost"), HasErrno(EIO));
-    EXPECT_THAT(fuse->Read(node, fh, 0, 16), HasErrno(EIO));
-    EXPECT_THAT(fuse->Fsync(node, fh), HasErrno(EIO));
-    EXPECT_THAT(fuse->Opendir(FUSE_ROOT_ID), HasErrno(EIO));
-    EXPECT_THAT(fuse->Create(FUSE_ROOT_ID, "new", O_RDWR, 0644), HasErrno(EIO));
-    EXPECT_THAT(fuse->Statfs(), HasErrno(EIO));
+  return getattr;
+}
+
+struct BrokerGone {
+  std::string dir;
+  std::string shared;
+  std::unique_ptr<Daemon> daemon;
+  std::unique_ptr<VhostUserFsDriver> driver;
+  std::unique_ptr<FuseClient> fuse;
+};
+
+void StartBrokerGone(BrokerGone& run) {
+  char dir_template[] = "/tmp/vfsd-broker-gone-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  run.dir = dir_template;
+  run.shared = run.dir + "/shared";
+  ASSERT_EQ(mkdir(run.shared.c_str(), 0755), 0);
+  ASSERT_OK_AND_ASSIGN(
+      run.daemon,
+      Daemon::Start({.argv = {"launcher/virtiofsd", "--socket-path={socket}", "--shared-dir={dir}"},
+                     .socket_path = run.dir + "/vhost.sock",
+                     .shared_dir = run.shared,
+                     .log_path = run.dir + "/daemon.log"}));
+  ASSERT_OK_AND_ASSIGN(run.driver, VhostUserFsDriver::Connect(run.dir + "/vhost.sock"));
+  run.fuse = std::make_unique<FuseClient>(run.driver.get());
+  ASSERT_OK(run.fuse->Init().status());
+}
+
+// The VMM goes; the daemon's wait status.
+int EndBrokerGone(BrokerGone& run) {
+  EXPECT_TRUE(run.daemon->Running()) << "the daemon left a VMM it served";
+  run.fuse.reset();
+  run.driver.reset();  // QEMU goes away
+  for (int i = 0; i < 1000 && run.daemon->Running(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_FALSE(run.daemon->Running()) << "the daemon outlived the VMM";
+  absl::StatusOr<int> status = run.daemon->Stop();
+  EXPECT_OK(status.status());
+  return status.value_or(-1);
+}
+
+// The broker dies (SIGKILL to the one serving) while the guest has a file open
+// and a directory looked up. The launcher starts a new one and the frontend
+// carries on: the node ids the guest holds name the same files, the open file
+// reads, writes and fsyncs, new files get ids of their own; the daemon ends as if
+// the broker never died.
+TEST(BrokerGoneTest, ANewBrokerServesTheSameNodesAndOpenFiles) {
+  BrokerGone run;
+  ASSERT_NO_FATAL_FAILURE(StartBrokerGone(run));
+  FuseClient& fuse = *run.fuse;
+  ASSERT_OK_AND_ASSIGN(CreateReply file, fuse.Create(FUSE_ROOT_ID, "kept", O_RDWR, 0644));
+  const uint64_t node = file.entry.nodeid;
+  const uint64_t fh = file.open.fh;
+  ASSERT_OK_AND_ASSIGN(uint32_t written, fuse.Write(node, fh, 0, Pattern(65536, 'k')));
+  ASSERT_EQ(written, 65536u);
+  ASSERT_OK(fuse.Fsync(node, fh));
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out dir, fuse.Mkdir(FUSE_ROOT_ID, "d", 0755));
+
+  ASSERT_NO_FATAL_FAILURE(KillServingBroker(*run.daemon));
+  EXPECT_THAT(AwaitGetattr(fuse, false), HasErrno(EIO));
+  ASSERT_OK(AwaitGetattr(fuse, true));
+
+  const std::string more = Pattern(4096, 'm');
+  ASSERT_OK_AND_ASSIGN(written, fuse.Write(node, fh, 65536, more));
+  EXPECT_EQ(written, more.size());
+  EXPECT_OK(fuse.Fsync(node, fh));
+  ASSERT_OK_AND_ASSIGN(std::string read, fuse.Read(node, fh, 65536, 4096));
+  EXPECT_EQ(read, more);
+  ASSERT_OK_AND_ASSIGN(fuse_entry_out again, fuse.Lookup(FUSE_ROOT_ID, "kept"));
+  EXPECT_EQ(again.nodeid, node);
+  ASSERT_OK_AND_ASSIGN(CreateReply inner, fuse.Create(dir.nodeid, "inner", O_RDWR, 0644));
+  EXPECT_NE(inner.entry.nodeid, node);
+  EXPECT_NE(inner.entry.nodeid, dir.nodeid);
+  EXPECT_OK(fuse.Release(node, fh));
+
+  EXPECT_EQ(EndBrokerGone(run), 0);
+  const std::string log = run.daemon->Log();
+  EXPECT_EQ(Count(log, "broker was killed by signal 9 (SIGKILL); started a new broker"), 1) << log;
+  EXPECT_EQ(Count(log, "serving through a new broker"), 1) << log;
+  EXPECT_EQ(ReadHostFile(run.shared + "/kept"), Pattern(65536, 'k') + more);
+  struct stat st;
+  EXPECT_EQ(stat((run.shared + "/d/inner").c_str(), &st), 0);
+  std::filesystem::remove_all(run.dir);
+}
+
+// The launcher restarts at most 3 brokers a minute. The 4th death is for good:
+// every later request fails with EIO at once (READ and WRITE of the open file
+// too), each broker's end is logged once, and the daemon exits 1 when the VMM
+// goes. What was fsync'd before is on the host.
+TEST(BrokerGoneTest, EveryLaterRequestGetsEioOnceRestartsAreExhausted) {
+  BrokerGone run;
+  ASSERT_NO_FATAL_FAILURE(StartBrokerGone(run));
+  FuseClient& fuse = *run.fuse;
+  ASSERT_OK_AND_ASSIGN(CreateReply file, fuse.Create(FUSE_ROOT_ID, "kept", O_RDWR, 0644));
+  const uint64_t node = file.entry.nodeid;
+  const uint64_t fh = file.open.fh;
+  const std::string data = Pattern(65536, 'k');
+  ASSERT_OK_AND_ASSIGN(uint32_t written, fuse.Write(node, fh, 0, data));
+  ASSERT_EQ(written, data.size());
+  ASSERT_OK(fuse.Fsync(node, fh));
+
+  constexpr int kKills = 4;
+  for (int i = 1; i <= kKills; ++i) {
+    ASSERT_NO_FATAL_FAILURE(KillServingBroker(*run.daemon));
+    EXPECT_THAT(AwaitGetattr(fuse, false), HasErrno(EIO));
+    if (i < kKills) {
+      ASSERT_OK(AwaitGetattr(fuse, true)) << "no new broker after kill " << i;
+    }
   }
-  EXPECT_TRUE(daemon->Running()) << "the daemon left a VMM it served";
-  fuse.reset();
-  driver.reset();  // QEMU goes away
-  for (int i = 0; i < 1000 && daemon->Running(); ++i) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_FALSE(daemon->Running()) << "the daemon outlived the VMM";
-  ASSERT_OK_AND_ASSIGN(int status, daemon->Stop());
+  // The launcher gives up (it first waits a moment for the frontend to end too).
+  for (int i = 0; i < 1000 && Count(run.daemon->Log(), "no more") == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_THAT(fuse.Lookup(FUSE_ROOT_ID, "kept"), HasErrno(EIO));
+    EXPECT_THAT(fuse.Getattr(node), HasErrno(EIO));
+    EXPECT_THAT(fuse.Write(node, fh, 0, "lost"), HasErrno(EIO));
+    EXPECT_THAT(fuse.Read(node, fh, 0, 16), HasErrno(EIO));
+    EXPECT_THAT(fuse.Fsync(node, fh), HasErrno(EIO));
+    EXPECT_THAT(fuse.Opendir(FUSE_ROOT_ID), HasErrno(EIO));
+    EXPECT_THAT(fuse.Create(FUSE_ROOT_ID, "new", O_RDWR, 0644), HasErrno(EIO));
+    EXPECT_THAT(fuse.Statfs(), HasErrno(EIO));
+  }
+  const int status = EndBrokerGone(run);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "wait status " << status;
-  const std::string log = daemon->Log();
-  // The launcher names how the broker ended, once; the frontend says once what it
-  // means; 400 failed requests add no error line.
-  EXPECT_EQ(Count(log, "broker was killed by signal 9 (SIGKILL)"), 1) << log;
-  EXPECT_EQ(Count(log, "every request fails from now on"), 1) << log;
-  EXPECT_LE(Count(log, "ERROR"), 4) << log;
-  EXPECT_EQ(ReadHostFile(shared + "/kept"), data);
-  std::filesystem::remove_all(dir);
+  const std::string log = run.daemon->Log();
+  // The launcher names how each broker ended, once; the frontend says once per
+  // broker what it means; 400 failed requests add no error line.
+  EXPECT_EQ(Count(log, "broker was killed by signal 9 (SIGKILL)"), kKills) << log;
+  EXPECT_EQ(Count(log, "3 restarts within 1m, no more"), 1) << log;
+  EXPECT_EQ(Count(log, "every request fails from now on"), kKills) << log;
+  EXPECT_LE(Count(log, "ERROR"), 4 * kKills) << log;
+  EXPECT_EQ(ReadHostFile(run.shared + "/kept"), data);
+  std::filesystem::remove_all(run.dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, VirtiofsdTest,
