@@ -1,11 +1,14 @@
 #include "broker/server.h"
 
 #include <errno.h>
+#include <sched.h>
 
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/channel/broker_wire.h"
 #include "common/channel/operations.h"
 #include "common/logging.h"
@@ -17,6 +20,14 @@ using Op = proto::Request::OpCase;
 
 // Threads a guest can park in SETLKW at once; more get ENOLCK.
 constexpr size_t kMaxLockWaiters = 64;
+
+// How long a thread that has just answered looks for the next request without
+// sleeping: about the time the frontend takes to send the next one when the guest
+// keeps requests coming, so a steady stream costs no wake-ups.
+constexpr absl::Duration kPollBound = absl::Microseconds(50);
+// After polling found nothing within the bound, requests served before polling
+// is tried again.
+constexpr int kRequestsBeforeTryingAgain = 256;
 
 }  // namespace
 
@@ -48,8 +59,10 @@ void Server::Serve() {
   }
   ThreadCredentials credentials;
   Frame frame;
+  bool answered = false;
   while (true) {
-    absl::Status received = socket_.Receive(frame);
+    absl::Status received = answered ? PollThenReceive(frame) : socket_.Receive(frame);
+    answered = true;
     if (absl::IsUnavailable(received)) {
       socket_.Shutdown();  // Wakes the other serving threads.
       return;
@@ -59,6 +72,29 @@ void Server::Serve() {
     if (!request.ok()) return Fail(request.status());
     if (!Dispatch(*request, credentials)) return;
   }
+}
+
+absl::Status Server::PollThenReceive(Frame& frame) {
+  if (requests_before_polling_.load(std::memory_order_relaxed) > 0) {
+    requests_before_polling_.fetch_sub(1, std::memory_order_relaxed);
+  } else if (!polling_.exchange(true, std::memory_order_acquire)) {
+    const absl::Time deadline = absl::Now() + kPollBound;
+    absl::StatusOr<bool> got;
+    while (true) {
+      got = socket_.TryReceive(frame);
+      if (!got.ok() || *got) break;
+      if (absl::Now() >= deadline) {
+        // Requests come slower than the bound: sleep for the next ones.
+        requests_before_polling_.store(kRequestsBeforeTryingAgain, std::memory_order_relaxed);
+        break;
+      }
+      sched_yield();  // the frontend may wait for this CPU
+    }
+    polling_.store(false, std::memory_order_release);
+    if (!got.ok()) return got.status();
+    if (*got) return absl::OkStatus();
+  }
+  return socket_.Receive(frame);
 }
 
 Server::OwnHandler Server::OwnHandlerOf(Op op) {

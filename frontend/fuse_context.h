@@ -8,7 +8,8 @@
 // errno and a broken channel into EIO, and runs the encoder only for a success.
 //
 // Thread-safe: handlers run on queue and worker threads, reply encoders on the
-// broker client's receiver thread.
+// thread that receives the broker's reply: mostly the queue thread that forwarded
+// it (PollReplies()), else the broker client's receiver thread or a thread in Call().
 
 #ifndef VIRTIOFSD_FRONTEND_FUSE_CONTEXT_H_
 #define VIRTIOFSD_FRONTEND_FUSE_CONTEXT_H_
@@ -22,6 +23,8 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
+#include "absl/time/time.h"
 #include "common/channel/broker_client.h"
 #include "frontend/broker_link.h"
 #include "frontend/fuse_call.h"
@@ -34,6 +37,10 @@ namespace virtiofsd {
 
 // The largest READ/WRITE we negotiate (max_write, and max_pages of 4 KiB).
 inline constexpr uint32_t kMaxIoBytes = 1 << 20;
+// How long a queue thread waits, without sleeping, for a broker reply that is due
+// before it leaves the reply to the broker client's receiver thread: about one
+// round trip to the broker when the broker has to be woken.
+inline constexpr absl::Duration kReplyPollBound = absl::Microseconds(80);
 
 class FuseContext {
  public:
@@ -61,6 +68,13 @@ class FuseContext {
   int Call(const FuseCall& call, proto::Request request);
   // A one-way request (FORGET, INTERRUPT); ignored when the channel is gone.
   void SendOneWay(proto::Request request);
+  // For a queue thread: replies due to requests forwarded between BeginPolling()
+  // and EndPolling() are left to it, and PollReplies() takes them (without
+  // blocking, until `stop()` or kReplyPollBound without a reply). See
+  // BrokerClient::BeginPolling().
+  void BeginPolling() { broker_.BeginPolling(); }
+  void PollReplies(absl::FunctionRef<bool()> stop) { broker_.PollReplies(kReplyPollBound, stop); }
+  void EndPolling() { broker_.EndPolling(); }
   // Sends the broker an InterruptRequest for each of `broker_ids`.
   void InterruptAtBroker(const std::vector<uint64_t>& broker_ids);
 

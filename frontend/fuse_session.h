@@ -38,6 +38,13 @@ class FuseSession : public ChainHandler {
   // Ends the queue's lock waits (EINTR), so the queue's stop does not wait for a
   // lock that someone else holds.
   void QueueStopping(int queue) override;
+  // The queue thread takes the broker's replies to its chains itself
+  // (FuseContext::BeginPolling()...).
+  void BeginPass() override { context_.BeginPolling(); }
+  void AwaitReplies(absl::FunctionRef<bool()> chains_available) override {
+    context_.PollReplies(chains_available);
+  }
+  void EndPass() override { context_.EndPolling(); }
 
   bool initialized() const { return context_.initialized.load(std::memory_order_acquire); }
 

@@ -53,33 +53,44 @@ uint16_t QueueRunner::Stop() {
   return queue_->next_avail();
 }
 
+bool QueueRunner::Drain() {
+  while (true) {
+    absl::StatusOr<std::optional<uint16_t>> head = queue_->PopAvail();
+    if (!head.ok()) {
+      VFSD_LOG(kError, "queue %d: %s; stopping the queue", index_, head.status().message());
+      return false;
+    }
+    if (!head->has_value()) return true;
+    absl::StatusOr<DescriptorChain> chain = queue_->ReadChain(**head);
+    {
+      absl::MutexLock lock(&used_mu_);
+      ++pending_;
+    }
+    if (!chain.ok()) {
+      VFSD_LOG(kWarn, "queue %d: dropping chain %d: %s", index_, **head, chain.status().message());
+      Complete(**head, 0);
+      continue;
+    }
+    handler_.HandleChain(PendingChain(this, *std::move(chain)));
+  }
+}
+
 void QueueRunner::Run() {
   pollfd fds[2] = {{kick_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
   while (true) {
     // Drain what is available, then re-arm notifications and check once more, so a
-    // kick that raced with the drain is never missed.
+    // kick that raced with the drain is never missed. Chains the driver adds while
+    // the handler awaits replies are drained in the same pass.
+    handler_.BeginPass();
+    bool drained;
     do {
-      while (true) {
-        absl::StatusOr<std::optional<uint16_t>> head = queue_->PopAvail();
-        if (!head.ok()) {
-          VFSD_LOG(kError, "queue %d: %s; stopping the queue", index_, head.status().message());
-          return;
-        }
-        if (!head->has_value()) break;
-        absl::StatusOr<DescriptorChain> chain = queue_->ReadChain(**head);
-        {
-          absl::MutexLock lock(&used_mu_);
-          ++pending_;
-        }
-        if (!chain.ok()) {
-          VFSD_LOG(kWarn, "queue %d: dropping chain %d: %s", index_, **head,
-                   chain.status().message());
-          Complete(**head, 0);
-          continue;
-        }
-        handler_.HandleChain(PendingChain(this, *std::move(chain)));
-      }
+      drained = Drain();
+      if (!drained) break;
+      if (queue_->EnableNotifications()) continue;
+      handler_.AwaitReplies([this] { return queue_->EnableNotifications(); });
     } while (queue_->EnableNotifications());
+    handler_.EndPass();
+    if (!drained) return;
 
     if (poll(fds, 2, -1) < 0 && errno != EINTR) {
       VFSD_LOG(kError, "queue %d: poll: %s", index_, strerror(errno));

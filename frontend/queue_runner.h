@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "common/unique_fd.h"
 #include "frontend/virtqueue.h"
@@ -62,6 +63,14 @@ class ChainHandler {
   // stop waits for its chains: a handler ends what would otherwise wait without
   // bound (lock waits).
   virtual void QueueStopping(int queue) {}
+  // Called on the queue's thread in each of its waking spells: BeginPass() when it
+  // wakes, before the first HandleChain(); AwaitReplies() each time it has handed
+  // out every available chain (a handler may wait here, briefly and without
+  // blocking, for the replies its chains are due, returning early once
+  // `chains_available()`); EndPass() before it sleeps until the next kick.
+  virtual void BeginPass() {}
+  virtual void AwaitReplies(absl::FunctionRef<bool()> chains_available) {}
+  virtual void EndPass() {}
 };
 
 class QueueRunner : public ChainCompleter {
@@ -85,6 +94,8 @@ class QueueRunner : public ChainCompleter {
 
  private:
   void Run();
+  // Hands out every available chain; false when the queue broke.
+  bool Drain();
 
   const int index_;
   std::unique_ptr<Virtqueue> queue_;

@@ -1,6 +1,10 @@
 #include "common/channel/broker_client.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <utility>
 #include <vector>
@@ -11,9 +15,18 @@
 #include "common/status.h"
 
 namespace virtiofsd {
+namespace {
+
+// After polling gave up, how many replies the receiver thread takes before
+// polling is tried again.
+constexpr int kRepliesBeforeTryingAgain = 256;
+
+}  // namespace
 
 BrokerClient::BrokerClient(FrameSocket socket)
-    : socket_(std::move(socket)), receiver_([this] { ReceiveLoop(); }) {}
+    : socket_(std::move(socket)),
+      wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      receiver_([this] { ReceiverLoop(); }) {}
 
 BrokerClient::~BrokerClient() {
   Shutdown();
@@ -37,6 +50,7 @@ absl::StatusOr<uint64_t> BrokerClient::Submit(proto::Request request, Done done)
       pending.caller = request.caller();
     }
     pending.done = std::move(done);
+    WakeReceiverIfNeeded();
   }
   request.set_id(id);
   absl::Status sent = SendRequest(socket_, request);
@@ -49,14 +63,84 @@ absl::StatusOr<uint64_t> BrokerClient::Submit(proto::Request request, Done done)
 }
 
 absl::StatusOr<BrokerResponse> BrokerClient::Call(proto::Request request) {
-  absl::StatusOr<BrokerResponse> result;
-  absl::Notification replied;
-  VFSD_RETURN_IF_ERROR(Submit(std::move(request), [&](absl::StatusOr<BrokerResponse> response) {
-                         result = std::move(response);
-                         replied.Notify();
+  struct Wait {
+    BrokerClient* client;
+    bool replied = false;  // guarded by client->mu_
+    absl::StatusOr<BrokerResponse> result;
+  } wait{this, false, absl::StatusOr<BrokerResponse>()};
+  VFSD_RETURN_IF_ERROR(Submit(std::move(request), [&wait](absl::StatusOr<BrokerResponse> response) {
+                         wait.result = std::move(response);
+                         absl::MutexLock lock(&wait.client->mu_);
+                         wait.replied = true;
                        }).status());
-  replied.WaitForNotification();
-  return result;
+  absl::MutexLock lock(&mu_);
+  while (!wait.replied) {
+    if (receiving_) {
+      // Another thread receives; it runs our `done`, or gives the socket up.
+      mu_.Await(absl::Condition(
+          +[](Wait* w)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->replied || !w->client->receiving_; },
+          &wait));
+      continue;
+    }
+    receiving_ = true;
+    mu_.Unlock();
+    ReceiveOne(/*wait=*/true);
+    mu_.Lock();
+    receiving_ = false;
+    WakeReceiverIfNeeded();
+  }
+  return std::move(wait.result);
+}
+
+void BrokerClient::BeginPolling() {
+  absl::MutexLock lock(&mu_);
+  ++pollers_;
+}
+
+void BrokerClient::PollReplies(absl::Duration bound, absl::FunctionRef<bool()> stop) {
+  absl::Time deadline = absl::Now() + bound;
+  absl::MutexLock lock(&mu_);
+  while (polling_pays_ && broken_.ok() && !pending_.empty() && !receiving_) {
+    receiving_ = true;
+    mu_.Unlock();
+    const Received received = ReceiveOne(/*wait=*/false);
+    bool go_on = received != Received::kEnded && !stop();
+    bool gave_up = false;
+    if (go_on) {
+      const absl::Time now = absl::Now();
+      if (received == Received::kReply) {
+        deadline = now + bound;
+      } else if (now < deadline) {
+        sched_yield();  // lets the thread that owes the reply run first if it waits for this CPU
+      } else {
+        go_on = false;
+        gave_up = true;
+      }
+    }
+    mu_.Lock();
+    receiving_ = false;
+    if (gave_up) {
+      // Replies come slower than the bound (a busy machine): the receiver thread
+      // takes them until kRepliesBeforeTryingAgain have come.
+      polling_pays_ = false;
+      replies_since_giving_up_ = 0;
+    }
+    if (!go_on) break;
+  }
+}
+
+void BrokerClient::EndPolling() {
+  absl::MutexLock lock(&mu_);
+  --pollers_;
+  WakeReceiverIfNeeded();
+}
+
+void BrokerClient::WakeReceiverIfNeeded() {
+  if (!receiver_asleep_ || wake_sent_ || receiving_) return;
+  if (polling_pays_ && (pollers_ > 0 || pending_.empty())) return;
+  uint64_t one = 1;
+  if (write(wake_.get(), &one, sizeof(one)) == sizeof(one)) wake_sent_ = true;
 }
 
 absl::Status BrokerClient::SendOneWay(proto::Request request) {
@@ -72,13 +156,7 @@ absl::Status BrokerClient::SendOneWay(proto::Request request) {
 }
 
 void BrokerClient::Shutdown(absl::string_view reason) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (broken_.ok()) broken_ = absl::UnavailableError(reason);
-    up_.store(false, std::memory_order_release);
-  }
-  // Wakes the receiver thread, which fails whatever is pending.
-  socket_.Shutdown();
+  Fail(absl::UnavailableError(reason), /*by_broker=*/false);
 }
 
 size_t BrokerClient::PendingCount() {
@@ -131,47 +209,106 @@ absl::Status BrokerClient::FailRequestThatLostItsFd(Frame& frame) {
   return absl::OkStatus();
 }
 
-void BrokerClient::ReceiveLoop() {
-  Frame frame;
-  while (true) {
-    absl::Status received = socket_.Receive(frame);
-    if (absl::IsResourceExhausted(received)) {
-      if (absl::Status failed = FailRequestThatLostItsFd(frame); !failed.ok()) {
-        Fail(absl::UnavailableError(absl::StrCat("broker sent a bad reply: ", failed.message())));
-        return;
+void BrokerClient::ReceiverLoop() {
+  absl::MutexLock lock(&mu_);
+  while (broken_.ok()) {
+    if (!receiving_ && (hung_up_ || !polling_pays_ || (!pending_.empty() && pollers_ == 0))) {
+      receiving_ = true;
+      mu_.Unlock();
+      const Received received = ReceiveOne(/*wait=*/true);
+      mu_.Lock();
+      receiving_ = false;
+      if (received == Received::kReply && !polling_pays_ &&
+          ++replies_since_giving_up_ >= kRepliesBeforeTryingAgain) {
+        polling_pays_ = true;
       }
       continue;
     }
-    if (!received.ok()) {
-      Fail(absl::UnavailableError(absl::StrCat("broker channel: ", received.message())));
-      return;
+    if (hung_up_) {
+      // The thread receiving meets the end too; wait for it to give the socket up.
+      mu_.Await(absl::Condition(
+          +[](BrokerClient* c)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return !c->receiving_ || !c->broken_.ok(); },
+          this));
+      continue;
     }
-    absl::StatusOr<BrokerResponse> response = DecodeReply(frame);
-    if (!response.ok()) {
-      Fail(absl::UnavailableError(
-          absl::StrCat("broker sent a bad reply: ", response.status().message())));
-      return;
+    // Sleep until a request is left to us (wake_) or the socket ends. Asking for
+    // POLLRDHUP alone, arriving frames do not wake this thread.
+    receiver_asleep_ = true;
+    mu_.Unlock();
+    pollfd fds[2] = {{socket_.fd(), POLLRDHUP, 0}, {wake_.get(), POLLIN, 0}};
+    const int polled = poll(fds, 2, -1);
+    const int poll_errno = errno;
+    mu_.Lock();
+    receiver_asleep_ = false;
+    if (wake_sent_) {
+      uint64_t count;
+      ssize_t ignored = read(wake_.get(), &count, sizeof(count));
+      (void)ignored;
+      wake_sent_ = false;
     }
-    Pending pending = TakePending(response->reply.id());
-    if (pending.done == nullptr) {
-      Fail(absl::UnavailableError(
-          absl::StrCat("broker replied to unknown request ", response->reply.id())));
-      return;
+    if (polled < 0 && poll_errno != EINTR) {
+      mu_.Unlock();
+      Fail(absl::UnavailableError(absl::StrCat("broker channel: poll: ", strerror(poll_errno))),
+           /*by_broker=*/true);
+      mu_.Lock();
+    } else if (polled > 0 && fds[0].revents != 0) {
+      hung_up_ = true;
     }
-    const proto::Reply& reply = response->reply;
-    if (reply.error() == 0 && reply.result_case() != ExpectedResult(pending.op)) {
-      absl::Status mismatch = absl::UnavailableError(
-          absl::StrCat("broker answered operation ", static_cast<int>(pending.op), " with result ",
-                       static_cast<int>(reply.result_case())));
-      std::move(pending.done)(mismatch);
-      Fail(mismatch);
-      return;
-    }
-    std::move(pending.done)(std::move(response));
   }
 }
 
-void BrokerClient::Fail(absl::Status reason) {
+BrokerClient::Received BrokerClient::ReceiveOne(bool wait) {
+  Frame& frame = frame_;
+  absl::Status received;
+  if (wait) {
+    received = socket_.Receive(frame);
+  } else {
+    absl::StatusOr<bool> got = socket_.TryReceive(frame);
+    if (got.ok() && !*got) return Received::kNothing;
+    received = got.status();
+  }
+  if (absl::IsResourceExhausted(received)) {
+    if (absl::Status failed = FailRequestThatLostItsFd(frame); !failed.ok()) {
+      Fail(absl::UnavailableError(absl::StrCat("broker sent a bad reply: ", failed.message())),
+           /*by_broker=*/true);
+      return Received::kEnded;
+    }
+    return Received::kReply;
+  }
+  if (!received.ok()) {
+    Fail(absl::UnavailableError(absl::StrCat("broker channel: ", received.message())),
+         /*by_broker=*/true);
+    return Received::kEnded;
+  }
+  absl::StatusOr<BrokerResponse> response = DecodeReply(frame);
+  if (!response.ok()) {
+    Fail(absl::UnavailableError(
+             absl::StrCat("broker sent a bad reply: ", response.status().message())),
+         /*by_broker=*/true);
+    return Received::kEnded;
+  }
+  Pending pending = TakePending(response->reply.id());
+  if (pending.done == nullptr) {
+    Fail(absl::UnavailableError(
+             absl::StrCat("broker replied to unknown request ", response->reply.id())),
+         /*by_broker=*/true);
+    return Received::kEnded;
+  }
+  const proto::Reply& reply = response->reply;
+  if (reply.error() == 0 && reply.result_case() != ExpectedResult(pending.op)) {
+    absl::Status mismatch = absl::UnavailableError(
+        absl::StrCat("broker answered operation ", static_cast<int>(pending.op), " with result ",
+                     static_cast<int>(reply.result_case())));
+    std::move(pending.done)(mismatch);
+    Fail(mismatch, /*by_broker=*/true);
+    return Received::kEnded;
+  }
+  std::move(pending.done)(std::move(response));
+  return Received::kReply;
+}
+
+void BrokerClient::Fail(absl::Status reason, bool by_broker) {
   std::vector<Pending> failed;
   absl::Status status;
   bool first = false;  // the broker's side ended it, not our Shutdown()
@@ -180,7 +317,7 @@ void BrokerClient::Fail(absl::Status reason) {
     if (broken_.ok()) {
       broken_ = reason;
       up_.store(false, std::memory_order_release);
-      first = true;
+      first = by_broker;
     }
     status = broken_;
     for (auto& [id, pending] : pending_) failed.push_back(std::move(pending));

@@ -3,10 +3,22 @@
 //
 // Two ways to call:
 // - Submit(): the pipelined path. Returns once the request is sent; `done` runs
-//   later, exactly once, on the client's receiver thread, with the reply or with
-//   the error that ended the channel. Keep `done` short and non-blocking: it holds
-//   up every later reply.
+//   later, exactly once, on the thread that receives the reply (see below), with
+//   the reply or with the error that ended the channel. Keep `done` short and
+//   non-blocking: it holds up every later reply.
 // - Call(): blocks the calling thread until its reply arrives.
+//
+// Who receives: one thread at a time reads the socket. A queue thread that
+// forwards requests and then polls (BeginPolling() ... PollReplies()) takes the
+// replies due to them itself, without blocking and for a bounded time, so a reply
+// that comes soon costs no thread a wake-up. A thread in Call() receives while
+// no other thread does. The client's receiver thread receives only replies nobody
+// else is there for; otherwise it sleeps, woken by nothing but a request left to
+// it or the channel's end (so the broker going away is noticed at once, and an
+// idle client uses no CPU). When polling gives up without a reply (replies come
+// slower than its bound, as on a busy machine), polling pauses: the receiver
+// thread waits in recvmsg() for every reply, and polling is tried again after a
+// few hundred replies.
 //
 // Replies are checked with DecodeReply() and against the request's operation
 // (ExpectedResult()). Any protocol violation by the broker, or the broker going
@@ -29,11 +41,14 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/channel/broker_wire.h"
 #include "common/channel/frame_socket.h"
+#include "common/unique_fd.h"
 #include "proto/broker.pb.h"
 
 namespace virtiofsd {
@@ -59,6 +74,18 @@ class BrokerClient {
   // Submit() and wait for the reply. Must not be called from a `done` callback.
   absl::StatusOr<BrokerResponse> Call(proto::Request request);
 
+  // Announces that the calling thread will take the replies due (PollReplies())
+  // until its EndPolling(): replies to requests submitted meanwhile, by any thread,
+  // are left to it, and the receiver thread is not woken for them.
+  void BeginPolling();
+  // Between BeginPolling() and EndPolling(): receives replies and runs their
+  // `done` on the calling thread, never blocking, while requests are pending and
+  // no other thread receives, until `stop()` returns true or `bound` passes without
+  // a reply. Returns at once when nothing is pending or polling is paused.
+  void PollReplies(absl::Duration bound, absl::FunctionRef<bool()> stop);
+  // Ends what BeginPolling() began: replies still due go to the receiver thread.
+  void EndPolling();
+
   // Sends a one-way request (id 0); no reply comes. Thread-safe.
   absl::Status SendOneWay(proto::Request request);
 
@@ -79,14 +106,24 @@ class BrokerClient {
     Done done;
   };
 
-  void ReceiveLoop();
+  enum class Received { kReply, kNothing, kEnded };
+
+  // The receiver thread: receives when nobody else does and replies are due, else
+  // sleeps until a request is left to it or the channel ends.
+  void ReceiverLoop();
+  // Receives one frame (waiting for it when `wait`) and runs its request's `done`.
+  // Only the thread that set receiving_ calls it. kEnded: the channel has ended.
+  Received ReceiveOne(bool wait);
+  // Wakes the receiver thread when replies are due that no thread is there for.
+  void WakeReceiverIfNeeded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The pending request `id`, removed from the table; done is null if none.
   Pending TakePending(uint64_t id);
   // Fails the request that the fd-less reply in `frame` answers with ENFILE and
   // releases what it granted. An error is a protocol violation.
   absl::Status FailRequestThatLostItsFd(Frame& frame);
-  // Marks the channel broken (first reason wins) and fails all pending requests.
-  void Fail(absl::Status reason);
+  // Marks the channel broken (first reason wins), fails all pending requests and
+  // shuts the socket. `by_broker`: logged as an error if it is the first reason.
+  void Fail(absl::Status reason, bool by_broker);
 
   FrameSocket socket_;
   absl::Mutex mu_;
@@ -94,6 +131,21 @@ class BrokerClient {
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> up_{true};  // broken_.ok(), readable without mu_
   absl::flat_hash_map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  // Threads between BeginPolling() and the end of PollReplies().
+  int pollers_ ABSL_GUARDED_BY(mu_) = 0;
+  // A thread reads the socket (or is about to); frame_ is that thread's.
+  bool receiving_ ABSL_GUARDED_BY(mu_) = false;
+  Frame frame_;
+  // False after a PollReplies() gave up without a reply (replies come slower than
+  // its bound): then the receiver thread waits in recvmsg() and takes every reply,
+  // as no thread polls, until it has taken kRepliesBeforeTryingAgain.
+  bool polling_pays_ ABSL_GUARDED_BY(mu_) = true;
+  int replies_since_giving_up_ ABSL_GUARDED_BY(mu_) = 0;
+  // The receiver thread sleeps in poll() on the socket's hang-up and on wake_.
+  bool receiver_asleep_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool hung_up_ ABSL_GUARDED_BY(mu_) = false;  // poll() saw the socket's end
+  UniqueFd wake_;                              // eventfd
   std::thread receiver_;
 };
 

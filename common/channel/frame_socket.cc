@@ -63,7 +63,14 @@ absl::Status FrameSocket::Send(std::string_view bytes, absl::Span<const int> fds
   return absl::OkStatus();  // SOCK_SEQPACKET sends all or nothing.
 }
 
-absl::Status FrameSocket::Receive(Frame& frame) {
+absl::Status FrameSocket::Receive(Frame& frame) { return ReceiveWithFlags(frame, 0); }
+
+absl::StatusOr<bool> FrameSocket::TryReceive(Frame& frame) {
+  VFSD_RETURN_IF_ERROR(ReceiveWithFlags(frame, MSG_DONTWAIT));
+  return frame.size_ > 0;  // a frame received is never empty
+}
+
+absl::Status FrameSocket::ReceiveWithFlags(Frame& frame, int flags) {
   frame.size_ = 0;
   frame.fds_.clear();
   iovec iov{frame.buffer_.get(), kMaxFrameBytes};
@@ -75,8 +82,9 @@ absl::Status FrameSocket::Receive(Frame& frame) {
   msg.msg_controllen = sizeof(control);
   ssize_t received;
   do {
-    received = recvmsg(socket_.get(), &msg, MSG_CMSG_CLOEXEC);
+    received = recvmsg(socket_.get(), &msg, MSG_CMSG_CLOEXEC | flags);
   } while (received < 0 && errno == EINTR);
+  if (received < 0 && errno == EAGAIN && (flags & MSG_DONTWAIT)) return absl::OkStatus();
   if (received < 0) {
     if (errno == ECONNRESET) return absl::UnavailableError("peer reset the channel");
     return ErrnoError(errno, "recvmsg");

@@ -80,6 +80,10 @@ class FrameSocket {
   //   other              the errno of recvmsg.
   absl::Status Receive(Frame& frame);
 
+  // Receive() without blocking: false (and `frame` empty) when no frame is queued.
+  // The errors are Receive()'s; with kResourceExhausted the frame is received.
+  absl::StatusOr<bool> TryReceive(Frame& frame);
+
   // Ends the connection both ways: blocked and later Receive() calls return
   // kUnavailable, Send() fails. The fd stays open until destruction.
   void Shutdown();
@@ -87,6 +91,8 @@ class FrameSocket {
   int fd() const { return socket_.get(); }
 
  private:
+  absl::Status ReceiveWithFlags(Frame& frame, int flags);
+
   UniqueFd socket_;
 };
 

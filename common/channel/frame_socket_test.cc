@@ -97,6 +97,21 @@ TEST_F(FrameSocketTest, RoundTripWithAnFdThatWorks) {
   close(pipe_fds[0]);
 }
 
+TEST_F(FrameSocketTest, TryReceiveTakesAQueuedFrameAndNeverWaits) {
+  ASSERT_OK_AND_ASSIGN(bool got, receiver_->TryReceive(frame_));
+  EXPECT_FALSE(got);  // nothing queued: returns instead of waiting
+  EXPECT_TRUE(frame_.bytes().empty());
+  std::vector<int> fds = OpenToSend(1);
+  ASSERT_OK(sender_->Send("queued", fds));
+  CloseSent(fds);
+  ASSERT_OK_AND_ASSIGN(got, receiver_->TryReceive(frame_));
+  EXPECT_TRUE(got);
+  EXPECT_EQ(frame_.bytes(), "queued");
+  EXPECT_EQ(frame_.fds().size(), 1u);
+  sender_.reset();  // the peer goes
+  EXPECT_THAT(receiver_->TryReceive(frame_), StatusIs(absl::StatusCode::kUnavailable));
+}
+
 TEST_F(FrameSocketTest, SendRefusesFramesOutsideTheLimits) {
   EXPECT_THAT(sender_->Send(""), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(sender_->Send(std::string(kMaxFrameBytes + 1, 'x')),
