@@ -17,8 +17,10 @@
 #include <cstdint>
 #include <memory>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/channel/broker_client.h"
 #include "frontend/node_map.h"
 
@@ -35,6 +37,14 @@ class BrokerLink {
   absl::StatusOr<BrokerResponse> Call(proto::Request request);
   absl::Status SendOneWay(proto::Request request);
   bool up() const { return Current()->up(); }
+  // BrokerClient's polling, on the current client. A queue thread's pass that
+  // spans a replacement begins on the old client and ends on the new one, which
+  // ignores the unmatched end; the old client has failed everything by then.
+  void BeginPolling() { Current()->BeginPolling(); }
+  void PollReplies(absl::Duration bound, absl::FunctionRef<bool()> stop) {
+    Current()->PollReplies(bound, stop);
+  }
+  void EndPolling() { Current()->EndPolling(); }
 
   // Serves from now on through `client`, a fresh broker's, already handshaken.
   // Refused (FailedPrecondition) while the current broker still serves.

@@ -132,7 +132,7 @@ void BrokerClient::PollReplies(absl::Duration bound, absl::FunctionRef<bool()> s
 
 void BrokerClient::EndPolling() {
   absl::MutexLock lock(&mu_);
-  --pollers_;
+  if (pollers_ > 0) --pollers_;  // unmatched: see the header
   WakeReceiverIfNeeded();
 }
 

@@ -84,6 +84,8 @@ class BrokerClient {
   // a reply. Returns at once when nothing is pending or polling is paused.
   void PollReplies(absl::Duration bound, absl::FunctionRef<bool()> stop);
   // Ends what BeginPolling() began: replies still due go to the receiver thread.
+  // An EndPolling() without its BeginPolling() (a pass that began on a client
+  // since replaced) does nothing.
   void EndPolling();
 
   // Sends a one-way request (id 0); no reply comes. Thread-safe.

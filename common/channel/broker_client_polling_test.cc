@@ -311,7 +311,9 @@ TEST_F(BrokerClientPollingTest, IdleClientNoticesTheBrokerGoing) {
 
 // The receiver thread sleeps through replies that a polling thread takes, and
 // through idleness: it is not woken once.
-TEST(BrokerClientReceiverTest, ReceiverThreadSleepsWhileAPollingThreadTakesTheReplies) {
+// 1000 polled round trips; `unmatched_end_first`: after an EndPolling() without
+// its BeginPolling() (a pass that began on a client since replaced).
+void ExpectReceiverSleepsWhilePolling(bool unmatched_end_first) {
   auto pair = FrameSocket::CreatePair();
   ASSERT_OK(pair.status());
   Broker broker(std::move(pair->second));
@@ -332,6 +334,7 @@ TEST(BrokerClientReceiverTest, ReceiverThreadSleepsWhileAPollingThreadTakesTheRe
     settled = now == sleeps ? settled + 1 : 0;
     sleeps = now;
   }
+  if (unmatched_end_first) client.EndPolling();
   int replies = 0;
   for (int i = 1; i <= 1000; ++i) {
     client.BeginPolling();
@@ -345,6 +348,14 @@ TEST(BrokerClientReceiverTest, ReceiverThreadSleepsWhileAPollingThreadTakesTheRe
   }
   EXPECT_EQ(replies, 1000);
   EXPECT_EQ(Sleeps(receiver), sleeps) << "the receiver thread was woken";
+}
+
+TEST(BrokerClientReceiverTest, ReceiverThreadSleepsWhileAPollingThreadTakesTheReplies) {
+  ExpectReceiverSleepsWhilePolling(/*unmatched_end_first=*/false);
+}
+
+TEST(BrokerClientReceiverTest, AnUnmatchedEndPollingChangesNothing) {
+  ExpectReceiverSleepsWhilePolling(/*unmatched_end_first=*/true);
 }
 }  // namespace
 }  // namespace virtiofsd
