@@ -45,6 +45,9 @@ command_line="tools/bench.sh${*:+ $*}"
 log() { echo "bench: $*" >&2; }
 
 cd "$top"
+# The revision measured, taken before this run writes its own results into the tree.
+revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || revision="$revision (with uncommitted changes)"
 log "building (bazel build -c opt)"
 if ! build_log=$(bazel build -c opt //launcher:virtiofsd //tests/bench:fuse_bench \
   //tests/bench:tree_usage 2>&1); then
@@ -199,8 +202,6 @@ python3 tests/bench/summarize.py "${summary_args[@]}" --svg="$results/throughput
 chart=$(realpath --relative-to="$(dirname "$out")" "$results/throughput.svg")
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 fs=$(df -T "$work" | awk 'NR == 2 { print $2 }')
-revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || revision="$revision (with uncommitted changes)"
 pool64_note=''
 if grep -q $'^C-pool64\tGETATTR qd16\terror' "${rounds_files[@]}" 2>/dev/null; then
   pool64_note="QEMU's C virtiofsd with \`--thread-pool-size=64\` died (closed the vhost-user socket) at GETATTR qd16 in $(grep -l $'^C-pool64\tGETATTR qd16\terror' "${rounds_files[@]}" | wc -l) of $rounds rounds, and at every other row of depth 16: \"error\" there (a fresh daemon took each next row). With Debian 12's build the kernel's audit log shows why: its own seccomp filter kills a \"pool\" thread with SIGSYS on sched_getaffinity (syscall 204); at depth 1 it serves."
@@ -246,7 +247,7 @@ EOF
 - CPU per 100k GETATTR is user + system time of all the daemon's processes over the
   measured span, divided by the requests served: a design that spins cannot hide its cost.
 - RSS, PSS and threads count every process of the daemon (ours: the launcher, the
-  frontend and the broker with its sandbox parent; C: its two processes). "after load" is 1 s
+  frontend and the broker; C: its two processes). "after load" is 1 s
   after the driver rows; "idle after mount (guest)" is a real guest (TCG) that mounted the
   share and stayed idle (10 s, `--quick` 2 s), with the CPU the daemon used meanwhile.
 - The guest rows are a metadata job in that guest, each phase on a cold cache: unpack a tree
