@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +31,7 @@
 #include "common/launcher_link.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "common/stop_signal_exit.h"
 #include "proto/config.pb.h"
 
 namespace virtiofsd {
@@ -40,16 +40,6 @@ namespace {
 // Fds the broker needs besides nodes and handles: the channel, fds in flight,
 // per-request temporaries, logging.
 constexpr uint64_t kReservedFds = 128;
-
-// SIGTERM and SIGINT end the broker: in namespace mode it is pid 1 of its pid
-// namespace (broker/sandbox.h), which ignores a signal it has no handler for.
-void ExitOnStopSignals() {
-  struct sigaction action = {};
-  action.sa_handler = [](int signal) { _exit(128 + signal); };
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-}
 
 int Fail(const absl::Status& status) {
   VFSD_LOG(kError, "%s", status.ToString());

@@ -5,7 +5,6 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -118,14 +117,6 @@ absl::StatusOr<SeccompFilter> ConfineFrontend(const FrontendOptions& options) {
   (void)absl::base_internal::NumCPUs();
   (void)absl::base_internal::NominalCPUFrequency();
   return filter;
-}
-
-void ExitOnStopSignals() {
-  struct sigaction action = {};
-  action.sa_handler = [](int signal) { _exit(128 + signal); };
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
 }
 
 }  // namespace virtiofsd

@@ -34,10 +34,6 @@ uint64_t FrontendProcessLimit(const FrontendOptions& options);
 // Returns the seccomp filter to Install() once the connection is accepted.
 absl::StatusOr<SeccompFilter> ConfineFrontend(const FrontendOptions& options);
 
-// Stop signals end the process at once. The launcher's SIGTERM needs a handler:
-// as init of its PID namespace the frontend ignores signals it has none for.
-void ExitOnStopSignals();
-
 }  // namespace virtiofsd
 
 #endif  // VIRTIOFSD_FRONTEND_CONFINEMENT_H_

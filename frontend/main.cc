@@ -22,6 +22,7 @@
 #include "common/launcher_link.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "common/stop_signal_exit.h"
 #include "frontend/broker_link.h"
 #include "frontend/confinement.h"
 #include "frontend/frontend_options.h"
