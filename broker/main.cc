@@ -17,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "broker/capabilities.h"
 #include "broker/confinement.h"
 #include "broker/filesystem.h"
@@ -107,6 +108,10 @@ int Main(int argc, char** argv) {
     return 2;
   }
   InitLogging("virtiofsd-broker", options.log_level);
+  // Debian's abseil keeps its debug checks: without this, every Mutex::Lock()
+  // updates a lock graph for deadlock detection (a few per cent of the CPU under
+  // load). Tests keep the checks.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   ExitOnStopSignals();
   if (options.launcher_fd >= 0) {
     // The launcher link stays open for the process's life (launcher_link.h).

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "common/channel/broker_client.h"
 #include "common/child_config.h"
 #include "common/launcher_link.h"
@@ -148,6 +149,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   virtiofsd::InitLogging("virtiofsd-frontend", options->log_level);
+  // Debian's abseil keeps its debug checks: without this, every Mutex::Lock()
+  // updates a lock graph for deadlock detection (a few per cent of the CPU under
+  // load). Tests keep the checks.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   virtiofsd::ExitOnStopSignals();
   if (options->launcher_fd >= 0) {
     // The launcher link stays open for the process's life (launcher_link.h).
