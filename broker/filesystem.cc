@@ -23,7 +23,7 @@ struct HandlerRow {
 // without a handler is a compile error here ("no member named ...").
 HandlerRow HandlerOf(Op op) {
   switch (op) {
-#define VIRTIOFSD_HANDLER_ROW(name, result, effect)                \
+#define VIRTIOFSD_HANDLER_ROW(name, result, effect, pace)          \
   case Op::k##name:                                                \
     return {[]<typename Fs = FileSystem>()->Handler{               \
         if constexpr (ServedByServer(Op::k##name)) return nullptr; \

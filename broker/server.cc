@@ -28,6 +28,8 @@ constexpr absl::Duration kPollBound = absl::Microseconds(50);
 // After polling found nothing within the bound, requests served before polling
 // is tried again.
 constexpr int kRequestsBeforeTryingAgain = 256;
+// Replies of one batch sent together while the rest of the batch is served.
+constexpr size_t kRepliesPerFrame = 8;
 
 }  // namespace
 
@@ -59,6 +61,7 @@ void Server::Serve() {
   }
   ThreadCredentials credentials;
   Frame frame;
+  Outbox outbox;
   bool answered = false;
   while (true) {
     absl::Status received = answered ? PollThenReceive(frame) : socket_.Receive(frame);
@@ -68,9 +71,13 @@ void Server::Serve() {
       return;
     }
     if (!received.ok()) return Fail(received);
-    absl::StatusOr<proto::Request> request = DecodeRequest(frame);
-    if (!request.ok()) return Fail(request.status());
-    if (!Dispatch(*request, credentials)) return;
+    absl::StatusOr<proto::RequestBatch> batch = DecodeRequests(frame);
+    if (!batch.ok()) return Fail(batch.status());
+    for (proto::Request& request : *batch->mutable_requests()) {
+      if (!Dispatch(request, credentials, outbox)) return;
+      if (outbox.frame.count() >= kRepliesPerFrame) Send(outbox);
+    }
+    Send(outbox);
   }
 }
 
@@ -101,14 +108,14 @@ Server::OwnHandler Server::OwnHandlerOf(Op op) {
   switch (op) {
     // `&S::name` depends on S, so it is looked up only for the rows the server
     // answers: such a row without its method is a compile error here.
-#define VIRTIOFSD_SERVER_ROW(name, result, effect) \
-  case Op::k##name:                                \
-    return []<typename S = Server>()->OwnHandler { \
-      if constexpr (ServedByServer(Op::k##name))   \
-        return &S::name;                           \
-      else                                         \
-        return nullptr;                            \
-    }                                              \
+#define VIRTIOFSD_SERVER_ROW(name, result, effect, pace) \
+  case Op::k##name:                                      \
+    return []<typename S = Server>()->OwnHandler {       \
+      if constexpr (ServedByServer(Op::k##name))         \
+        return &S::name;                                 \
+      else                                               \
+        return nullptr;                                  \
+    }                                                    \
     ();
     VIRTIOFSD_BROKER_OPERATIONS(VIRTIOFSD_SERVER_ROW)
 #undef VIRTIOFSD_SERVER_ROW
@@ -117,35 +124,36 @@ Server::OwnHandler Server::OwnHandlerOf(Op op) {
   }
 }
 
-bool Server::Handshake(const proto::Request& request) {
+bool Server::Handshake(const proto::Request& request, Outbox& outbox) {
   if (handshake_done_.exchange(true)) {
     Fail(absl::InvalidArgumentError("second handshake"));
     return false;
   }
   Response response;
   if (request.handshake().version() != proto::PROTOCOL_VERSION_CURRENT) {
-    SendAnswer(request.id(), EPROTO, response);
+    Answer(request.id(), EPROTO, response, outbox);
+    Send(outbox);
     Fail(absl::InvalidArgumentError(
         absl::StrCat("frontend speaks protocol version ", request.handshake().version())));
     return false;
   }
   response.reply.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
-  SendAnswer(request.id(), 0, response);
+  Answer(request.id(), 0, response, outbox);
   return true;
 }
 
-bool Server::Interrupt(const proto::Request& request) {
+bool Server::Interrupt(const proto::Request& request, Outbox&) {
   waiters_.Interrupt(request.interrupt().target_id());
   return true;
 }
 
-bool Server::Dispatch(proto::Request& request, ThreadCredentials& credentials) {
+bool Server::Dispatch(proto::Request& request, ThreadCredentials& credentials, Outbox& outbox) {
   const Op op = request.op_case();
   if (op != Op::kHandshake && !handshake_done_.load()) {
     Fail(absl::InvalidArgumentError("request before the handshake"));
     return false;
   }
-  if (const OwnHandler own = OwnHandlerOf(op)) return (this->*own)(request);
+  if (const OwnHandler own = OwnHandlerOf(op)) return (this->*own)(request, outbox);
   Response response;
   if (IsOneWay(op)) {  // Forget, BatchForget: no credentials needed, no answer.
     fs_.Handle(request, response);
@@ -161,32 +169,47 @@ bool Server::Dispatch(proto::Request& request, ThreadCredentials& credentials) {
     err = waiters_.Start(id, std::move(response.wait), [this, id](int wait_err) {
       Response answer;
       answer.reply.mutable_empty();
-      SendAnswer(id, wait_err, answer);
+      Outbox own;  // on the waiter's thread: the answer goes alone
+      Answer(id, wait_err, answer, own);
+      Send(own);
     });
     if (err == 0) return true;
   }
-  SendAnswer(request.id(), err, response);
+  Answer(request.id(), err, response, outbox);
   return true;
 }
 
-void Server::SendAnswer(uint64_t id, int err, Response& response) {
+void Server::Answer(uint64_t id, int err, Response& response, Outbox& outbox) {
   proto::Reply& reply = response.reply;
   reply.set_id(id);
   if (err != 0) {
     reply.clear_result();
     reply.set_error(err);
   }
-  const int fd = err == 0 && response.handle ? response.handle->fd.get() : -1;
-  absl::Status sent = SendReply(socket_, reply, fd);
-  // A reply that does not fit is our bug, not the frontend's: answer EIO instead.
-  if (absl::IsInvalidArgument(sent) && err == 0) {
-    proto::Reply fallback;
-    fallback.set_id(id);
-    fallback.set_error(EIO);
-    sent = SendReply(socket_, fallback);
+  int fd = err == 0 && response.handle ? response.handle->fd.get() : -1;
+  absl::StatusOr<bool> appended = outbox.frame.Append(reply, fd);
+  if (!appended.ok()) {
+    // A reply no frame can carry is our bug, not the frontend's: answer EIO.
+    VFSD_LOG(kWarn, "reply %d: %s; answering EIO", id, appended.status().ToString());
+    reply.Clear();
+    reply.set_id(id);
+    reply.set_error(EIO);
+    fd = -1;
+    appended = outbox.frame.Append(reply, fd);
   }
+  if (!*appended) {  // the frame is full: send it, and the reply starts the next
+    Send(outbox);
+    appended = outbox.frame.Append(reply, fd);
+  }
+  if (fd >= 0) outbox.handles.push_back(std::move(response.handle));
+}
+
+void Server::Send(Outbox& outbox) {
+  const size_t count = outbox.frame.count();
+  absl::Status sent = outbox.frame.Send(socket_);
+  outbox.handles.clear();
   if (!sent.ok() && !absl::IsUnavailable(sent)) {
-    VFSD_LOG(kWarn, "reply %d not sent: %s", id, sent.ToString());
+    VFSD_LOG(kWarn, "%d replies not sent: %s", count, sent.ToString());
   }
 }
 

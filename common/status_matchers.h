@@ -35,6 +35,16 @@ MATCHER_P(StatusIs, code, "has status code " + ::testing::PrintToString(code)) {
   return status.code() == code;
 }
 
+// An OK StatusOr whose value equals `value`.
+MATCHER_P(IsOkAndHolds, value, "is OK and holds " + ::testing::PrintToString(value)) {
+  if (!arg.ok()) {
+    *result_listener << "status: " << arg.status();
+    return false;
+  }
+  *result_listener << "value: " << ::testing::PrintToString(*arg);
+  return *arg == value;
+}
+
 MATCHER_P(HasErrno, err, std::string("fails with errno ") + strerrorname_np(err)) {
   const absl::Status& status = GetStatus(arg);
   *result_listener << "status: " << status;

@@ -33,11 +33,12 @@ BrokerClient::~BrokerClient() {
   receiver_.join();
 }
 
-absl::StatusOr<uint64_t> BrokerClient::Submit(proto::Request request, Done done) {
+absl::StatusOr<uint64_t> BrokerClient::Submit(proto::Request request, Done done, bool may_hold) {
   if (IsOneWay(request.op_case()) || request.op_case() == proto::Request::OP_NOT_SET) {
     return absl::InvalidArgumentError("Submit() needs a request that gets a reply");
   }
   uint64_t id;
+  BatchFrame* held = nullptr;
   {
     absl::MutexLock lock(&mu_);
     if (!broken_.ok()) return broken_;
@@ -50,10 +51,11 @@ absl::StatusOr<uint64_t> BrokerClient::Submit(proto::Request request, Done done)
       pending.caller = request.caller();
     }
     pending.done = std::move(done);
+    if (may_hold) held = HeldByThisThread();
     WakeReceiverIfNeeded();
   }
   request.set_id(id);
-  absl::Status sent = SendRequest(socket_, request);
+  absl::Status sent = SendOrHold(request, held);
   if (sent.ok()) return id;
   absl::MutexLock lock(&mu_);
   // If the receiver already failed this request, `done` ran: report success, since
@@ -62,17 +64,58 @@ absl::StatusOr<uint64_t> BrokerClient::Submit(proto::Request request, Done done)
   return id;
 }
 
+absl::Status BrokerClient::SendOrHold(const proto::Request& request, BatchFrame* held) {
+  if (held == nullptr || TravelsAlone(request.op_case())) return SendRequest(socket_, request);
+  VFSD_ASSIGN_OR_RETURN(bool appended, held->Append(request));
+  if (!appended) {  // the batch is full: send it, and the request starts the next
+    VFSD_RETURN_IF_ERROR(SendHeld(*held));
+    VFSD_RETURN_IF_ERROR(held->Append(request).status());
+  }
+  if (held->count() >= kRequestsPerFrame) return SendHeld(*held);
+  return absl::OkStatus();
+}
+
+BatchFrame* BrokerClient::HeldByThisThread() {
+  auto it = held_.find(std::this_thread::get_id());
+  return it == held_.end() ? nullptr : &it->second;
+}
+
+absl::Status BrokerClient::SendHeldByThisThread() {
+  BatchFrame* held;
+  {
+    absl::MutexLock lock(&mu_);
+    held = HeldByThisThread();
+  }
+  return held == nullptr ? absl::OkStatus() : SendHeld(*held);
+}
+
+absl::Status BrokerClient::SendHeld(BatchFrame& held) {
+  absl::Status sent = held.Send(socket_);
+  if (!sent.ok()) {
+    Fail(absl::UnavailableError(absl::StrCat("broker channel: ", sent.message())),
+         /*by_broker=*/!absl::IsUnavailable(sent));
+  }
+  return sent;
+}
+
 absl::StatusOr<BrokerResponse> BrokerClient::Call(proto::Request request) {
   struct Wait {
     BrokerClient* client;
     bool replied = false;  // guarded by client->mu_
     absl::StatusOr<BrokerResponse> result;
   } wait{this, false, absl::StatusOr<BrokerResponse>()};
-  VFSD_RETURN_IF_ERROR(Submit(std::move(request), [&wait](absl::StatusOr<BrokerResponse> response) {
-                         wait.result = std::move(response);
-                         absl::MutexLock lock(&wait.client->mu_);
-                         wait.replied = true;
-                       }).status());
+  // What this thread holds goes first: its replies may be what the broker sends
+  // before ours, and nothing else would send it while we block.
+  VFSD_RETURN_IF_ERROR(SendHeldByThisThread());
+  VFSD_RETURN_IF_ERROR(Submit(
+                           std::move(request),
+                           [&wait](absl::StatusOr<BrokerResponse> response) {
+                             wait.result = std::move(response);
+                             absl::MutexLock lock(&wait.client->mu_);
+                             wait.replied = true;
+                           },
+                           /*may_hold=*/false)
+                           .status());
   absl::MutexLock lock(&mu_);
   while (!wait.replied) {
     if (receiving_) {
@@ -95,17 +138,19 @@ absl::StatusOr<BrokerResponse> BrokerClient::Call(proto::Request request) {
 
 void BrokerClient::BeginPolling() {
   absl::MutexLock lock(&mu_);
-  ++pollers_;
+  held_.try_emplace(std::this_thread::get_id());
 }
 
 void BrokerClient::PollReplies(absl::Duration bound, absl::FunctionRef<bool()> stop) {
+  if (!SendHeldByThisThread().ok()) return;
   absl::Time deadline = absl::Now() + bound;
   absl::MutexLock lock(&mu_);
   while (polling_pays_ && broken_.ok() && !pending_.empty() && !receiving_) {
     receiving_ = true;
     mu_.Unlock();
     const Received received = ReceiveOne(/*wait=*/false);
-    bool go_on = received != Received::kEnded && !stop();
+    // The replies' `done` may have submitted more: they go before we poll on.
+    bool go_on = received != Received::kEnded && SendHeldByThisThread().ok() && !stop();
     bool gave_up = false;
     if (go_on) {
       const absl::Time now = absl::Now();
@@ -131,14 +176,15 @@ void BrokerClient::PollReplies(absl::Duration bound, absl::FunctionRef<bool()> s
 }
 
 void BrokerClient::EndPolling() {
+  (void)SendHeldByThisThread();  // a failure ended the channel: nothing is left due
   absl::MutexLock lock(&mu_);
-  if (pollers_ > 0) --pollers_;  // unmatched: see the header
+  held_.erase(std::this_thread::get_id());  // unmatched: see the header
   WakeReceiverIfNeeded();
 }
 
 void BrokerClient::WakeReceiverIfNeeded() {
   if (!receiver_asleep_ || wake_sent_ || receiving_) return;
-  if (polling_pays_ && (pollers_ > 0 || pending_.empty())) return;
+  if (polling_pays_ && (!held_.empty() || pending_.empty())) return;
   uint64_t one = 1;
   if (write(wake_.get(), &one, sizeof(one)) == sizeof(one)) wake_sent_ = true;
 }
@@ -147,12 +193,14 @@ absl::Status BrokerClient::SendOneWay(proto::Request request) {
   if (!IsOneWay(request.op_case())) {
     return absl::InvalidArgumentError("SendOneWay() needs a one-way request");
   }
+  BatchFrame* held;
   {
     absl::MutexLock lock(&mu_);
     if (!broken_.ok()) return broken_;
+    held = HeldByThisThread();
   }
   request.set_id(0);
-  return SendRequest(socket_, request);
+  return SendOrHold(request, held);
 }
 
 void BrokerClient::Shutdown(absl::string_view reason) {
@@ -175,8 +223,7 @@ BrokerClient::Pending BrokerClient::TakePending(uint64_t id) {
   return pending;
 }
 
-absl::Status BrokerClient::FailRequestThatLostItsFd(Frame& frame) {
-  VFSD_ASSIGN_OR_RETURN(proto::Reply reply, DecodeReplyThatLostItsFd(frame));
+absl::Status BrokerClient::FailRequestThatLostItsFd(const proto::Reply& reply) {
   Pending pending = TakePending(reply.id());
   if (pending.done == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("reply to unknown request ", reply.id()));
@@ -212,7 +259,7 @@ absl::Status BrokerClient::FailRequestThatLostItsFd(Frame& frame) {
 void BrokerClient::ReceiverLoop() {
   absl::MutexLock lock(&mu_);
   while (broken_.ok()) {
-    if (!receiving_ && (hung_up_ || !polling_pays_ || (!pending_.empty() && pollers_ == 0))) {
+    if (!receiving_ && (hung_up_ || !polling_pays_ || (!pending_.empty() && held_.empty()))) {
       receiving_ = true;
       mu_.Unlock();
       const Received received = ReceiveOne(/*wait=*/true);
@@ -268,44 +315,49 @@ BrokerClient::Received BrokerClient::ReceiveOne(bool wait) {
     if (got.ok() && !*got) return Received::kNothing;
     received = got.status();
   }
+  absl::Status delivered;
   if (absl::IsResourceExhausted(received)) {
-    if (absl::Status failed = FailRequestThatLostItsFd(frame); !failed.ok()) {
-      Fail(absl::UnavailableError(absl::StrCat("broker sent a bad reply: ", failed.message())),
-           /*by_broker=*/true);
-      return Received::kEnded;
+    absl::StatusOr<std::vector<proto::Reply>> replies = DecodeRepliesThatLostTheirFds(frame);
+    delivered = replies.status();
+    for (size_t i = 0; delivered.ok() && i < replies->size(); ++i) {
+      proto::Reply& reply = (*replies)[i];
+      delivered = ReplyFdCount(reply) == 1 ? FailRequestThatLostItsFd(reply)
+                                           : Deliver(BrokerResponse{std::move(reply), UniqueFd()});
     }
-    return Received::kReply;
-  }
-  if (!received.ok()) {
+  } else if (received.ok()) {
+    absl::StatusOr<std::vector<BrokerResponse>> responses = DecodeReplies(frame);
+    delivered = responses.status();
+    for (size_t i = 0; delivered.ok() && i < responses->size(); ++i) {
+      delivered = Deliver(std::move((*responses)[i]));
+    }
+  } else {
     Fail(absl::UnavailableError(absl::StrCat("broker channel: ", received.message())),
          /*by_broker=*/true);
     return Received::kEnded;
   }
-  absl::StatusOr<BrokerResponse> response = DecodeReply(frame);
-  if (!response.ok()) {
-    Fail(absl::UnavailableError(
-             absl::StrCat("broker sent a bad reply: ", response.status().message())),
+  if (!delivered.ok()) {
+    Fail(absl::UnavailableError(absl::StrCat("broker sent a bad reply: ", delivered.message())),
          /*by_broker=*/true);
     return Received::kEnded;
   }
-  Pending pending = TakePending(response->reply.id());
+  return Received::kReply;
+}
+
+absl::Status BrokerClient::Deliver(BrokerResponse response) {
+  const proto::Reply& reply = response.reply;
+  Pending pending = TakePending(reply.id());
   if (pending.done == nullptr) {
-    Fail(absl::UnavailableError(
-             absl::StrCat("broker replied to unknown request ", response->reply.id())),
-         /*by_broker=*/true);
-    return Received::kEnded;
+    return absl::InvalidArgumentError(absl::StrCat("reply to unknown request ", reply.id()));
   }
-  const proto::Reply& reply = response->reply;
   if (reply.error() == 0 && reply.result_case() != ExpectedResult(pending.op)) {
-    absl::Status mismatch = absl::UnavailableError(
-        absl::StrCat("broker answered operation ", static_cast<int>(pending.op), " with result ",
+    absl::Status mismatch = absl::InvalidArgumentError(
+        absl::StrCat("operation ", static_cast<int>(pending.op), " answered with result ",
                      static_cast<int>(reply.result_case())));
-    std::move(pending.done)(mismatch);
-    Fail(mismatch, /*by_broker=*/true);
-    return Received::kEnded;
+    std::move(pending.done)(absl::UnavailableError(mismatch.message()));
+    return mismatch;
   }
   std::move(pending.done)(std::move(response));
-  return Received::kReply;
+  return absl::OkStatus();
 }
 
 void BrokerClient::Fail(absl::Status reason, bool by_broker) {

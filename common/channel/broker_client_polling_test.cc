@@ -49,8 +49,16 @@ proto::Request Open(uint64_t node) {
   return request;
 }
 
-// The broker's end on a thread: answers GETATTR with ino = node and OPEN with a
-// memfd whose size is the node, holding back replies while held.
+// The fake broker below records an FSYNC's handle as its node.
+proto::Request Fsync(uint64_t node) {
+  proto::Request request;
+  request.mutable_fsync()->set_handle(node);
+  return request;
+}
+
+// The broker's end on a thread: answers each frame's requests in order, with the
+// replies in one frame: GETATTR with ino = node, OPEN with a memfd whose size is
+// the node, FSYNC with an empty reply; holds back replies while held.
 class Broker {
  public:
   explicit Broker(FrameSocket socket) : socket_(std::move(socket)), thread_([this] { Serve(); }) {}
@@ -77,6 +85,15 @@ class Broker {
     awaited_ = n;
     mu_.Await(absl::Condition(this, &Broker::Arrived));
   }
+  // The frames received so far, and the nodes their requests named, in order.
+  int frames() {
+    absl::MutexLock lock(&mu_);
+    return frames_;
+  }
+  std::vector<uint64_t> nodes() {
+    absl::MutexLock lock(&mu_);
+    return nodes_;
+  }
   pid_t tid() const { return tid_.load(); }
 
  private:
@@ -84,25 +101,38 @@ class Broker {
     tid_ = static_cast<pid_t>(syscall(SYS_gettid));
     Frame frame;
     while (socket_.Receive(frame).ok()) {
-      absl::StatusOr<proto::Request> request = DecodeRequest(frame);
-      ASSERT_OK(request.status());
+      absl::StatusOr<proto::RequestBatch> batch = DecodeRequests(frame);
+      ASSERT_OK(batch.status());
       {
         absl::MutexLock lock(&mu_);
-        ++received_;
+        ++frames_;
+        for (const proto::Request& request : batch->requests()) {
+          ++received_;
+          nodes_.push_back(request.has_open()    ? request.open().node()
+                           : request.has_fsync() ? request.fsync().handle()
+                                                 : request.getattr().node());
+        }
         mu_.Await(absl::Condition(this, &Broker::MayAnswer));
         if (closing_) return;
       }
-      proto::Reply reply;
-      reply.set_id(request->id());
-      UniqueFd fd;
-      if (request->has_open()) {
-        fd.Reset(memfd_create("data", MFD_CLOEXEC));
-        ASSERT_EQ(ftruncate(fd.get(), static_cast<off_t>(request->open().node())), 0);
-        reply.mutable_open()->set_handle(request->open().node());
-      } else {
-        reply.mutable_attr()->mutable_attr()->set_ino(request->getattr().node());
+      BatchFrame replies;
+      std::vector<UniqueFd> fds;  // open until sent
+      for (const proto::Request& request : batch->requests()) {
+        proto::Reply reply;
+        reply.set_id(request.id());
+        int fd = -1;
+        if (request.has_open()) {
+          fd = fds.emplace_back(memfd_create("data", MFD_CLOEXEC)).get();
+          ASSERT_EQ(ftruncate(fd, static_cast<off_t>(request.open().node())), 0);
+          reply.mutable_open()->set_handle(request.open().node());
+        } else if (request.has_fsync()) {
+          reply.mutable_empty();
+        } else {
+          reply.mutable_attr()->mutable_attr()->set_ino(request.getattr().node());
+        }
+        ASSERT_THAT(replies.Append(reply, fd), ::virtiofsd::testing::IsOkAndHolds(true));
       }
-      if (!SendReply(socket_, reply, fd.get()).ok()) return;
+      if (!replies.Send(socket_).ok()) return;
     }
   }
 
@@ -115,6 +145,8 @@ class Broker {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   int received_ ABSL_GUARDED_BY(mu_) = 0;
   int awaited_ ABSL_GUARDED_BY(mu_) = 0;
+  int frames_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<uint64_t> nodes_ ABSL_GUARDED_BY(mu_);
   std::atomic<pid_t> tid_{0};
   std::thread thread_;
 };
@@ -195,6 +227,60 @@ TEST_F(BrokerClientPollingTest, PollingThreadRunsEveryReplyItselfMatchedWithItsF
   EXPECT_EQ(client_->PendingCount(), 0u);
 }
 
+TEST_F(BrokerClientPollingTest, APollingThreadsRequestsTravelInBatches) {
+  constexpr int kRequests = 4 * kRequestsPerFrame;
+  int replied = 0;
+  client_->BeginPolling();
+  for (int i = 1; i <= kRequests; ++i) {
+    ASSERT_OK(client_->Submit(i % 4 == 0 ? Open(i) : Getattr(i),
+                              [&](absl::StatusOr<BrokerResponse> response) {
+                                if (response.ok()) ++replied;
+                              }));
+  }
+  client_->PollReplies(absl::InfiniteDuration(), Never);
+  client_->EndPolling();
+  EXPECT_EQ(replied, kRequests);
+  EXPECT_EQ(broker_->frames(), kRequests / kRequestsPerFrame);
+}
+
+TEST_F(BrokerClientPollingTest, RequestsOfAPassWaitForItsPollAndKeepTheirOrder) {
+  std::vector<uint64_t> replied;
+  client_->BeginPolling();
+  for (uint64_t node : {3, 1, 2}) {
+    ASSERT_OK(client_->Submit(Getattr(node), [&](absl::StatusOr<BrokerResponse> response) {
+      ASSERT_OK(response.status());
+      replied.push_back(response->reply.attr().attr().ino());
+    }));
+  }
+  // A request from another thread goes at once; the broker serves frames in
+  // order, so when it has answered, nothing else had been sent.
+  std::thread([&] { ASSERT_OK(client_->Call(Getattr(9)).status()); }).join();
+  EXPECT_EQ(broker_->nodes(), std::vector<uint64_t>({9}));
+  client_->PollReplies(absl::InfiniteDuration(), Never);
+  client_->EndPolling();
+  EXPECT_EQ(broker_->nodes(), std::vector<uint64_t>({9, 3, 1, 2}));
+  EXPECT_EQ(replied, std::vector<uint64_t>({3, 1, 2}));
+}
+
+TEST_F(BrokerClientPollingTest, SlowOperationsAndCallsAreNotHeld) {
+  absl::Notification synced;
+  client_->BeginPolling();
+  ASSERT_OK(client_->Submit(Getattr(1), [](absl::StatusOr<BrokerResponse>) {}));
+  ASSERT_OK(client_->Submit(Fsync(2), [&](absl::StatusOr<BrokerResponse> response) {
+    EXPECT_OK(response.status());
+    synced.Notify();
+  }));
+  broker_->AwaitRequests(1);  // the fsync, sent alone without a poll
+  EXPECT_EQ(broker_->nodes(), std::vector<uint64_t>({2}));
+  // A Call sends what the thread holds first, then itself.
+  ASSERT_OK(client_->Call(Getattr(3)).status());
+  EXPECT_EQ(broker_->nodes(), std::vector<uint64_t>({2, 1, 3}));
+  client_->PollReplies(absl::InfiniteDuration(), Never);
+  client_->EndPolling();
+  synced.WaitForNotification();
+  EXPECT_EQ(client_->PendingCount(), 0u);
+}
+
 TEST_F(BrokerClientPollingTest, PollingWithNothingPendingReturnsAtOnce) {
   client_->BeginPolling();
   client_->PollReplies(absl::InfiniteDuration(), Never);  // would spin forever otherwise
@@ -213,8 +299,8 @@ TEST_F(BrokerClientPollingTest, PollingStopsWhenAskedAndTheReceiverThreadTakesWh
     replied_on = std::this_thread::get_id();
     replied.Notify();
   }));
+  client_->PollReplies(absl::InfiniteDuration(), [] { return true; });  // sends, stops
   broker_->AwaitRequests(1);
-  client_->PollReplies(absl::InfiniteDuration(), [] { return true; });
   EXPECT_FALSE(replied.HasBeenNotified());
   client_->EndPolling();
   broker_->Release();
@@ -293,8 +379,9 @@ TEST_F(BrokerClientPollingTest, PendingRequestsFailWhenTheBrokerGoesWhilePolling
       all_failed.DecrementCount();
     }));
   }
-  broker_->AwaitRequests(1);
-  broker_.reset();  // the broker goes, its first request in hand
+  client_->PollReplies(absl::InfiniteDuration(), [] { return true; });  // sends, stops
+  broker_->AwaitRequests(3);
+  broker_.reset();  // the broker goes, the requests in hand
   client_->PollReplies(absl::InfiniteDuration(), Never);
   client_->EndPolling();
   all_failed.Wait();  // here, or on the receiver thread if it saw the end first

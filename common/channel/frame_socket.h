@@ -29,8 +29,9 @@ namespace virtiofsd {
 // and stays below the default AF_UNIX send buffer (net.core.wmem_default, 208 KiB),
 // so no frame needs a privileged SO_SNDBUFFORCE.
 inline constexpr size_t kMaxFrameBytes = 128 * 1024;
-// No message of the protocol carries more than one fd; one spare.
-inline constexpr size_t kMaxFdsPerFrame = 2;
+// A batch of replies carries at most one fd per reply; a frame holds at most this
+// many (the batch is sent before it would hold more).
+inline constexpr size_t kMaxFdsPerFrame = 16;
 
 // A received frame. Reuse one Frame for many Receive() calls: its buffer is
 // allocated once.

@@ -9,7 +9,7 @@
 // its oneof field in the proto; a row without a broker handler does not build,
 // and a oneof field without a row fails //common/channel:operations_test.
 //
-// Columns: OP(Name, Result, Effect)
+// Columns: OP(Name, Result, Effect, Pace)
 //   Name    the oneof field in CamelCase (proto::Request::k##Name) and the
 //           broker's handler method of the same name;
 //   Result  the proto::Reply result case a successful reply holds
@@ -17,6 +17,10 @@
 //   Effect  kReads: never changes the share (served on a read-only share);
 //           kModifies: refused with EROFS on a read-only share;
 //           kOneWay: gets no reply, and carries request id 0.
+//   Pace    kQuick: a few microseconds of broker work (metadata, open, read-only
+//           calls), so the frontend batches it with the requests around it;
+//           kSlow: may take the disk's time (syncs, allocation, copies), so it
+//           travels alone and never holds up the requests batched with it.
 // Open is kReads: it asks for write access inside, and answers EROFS itself.
 
 #ifndef VIRTIOFSD_COMMON_CHANNEL_OPERATIONS_H_
@@ -26,59 +30,61 @@
 
 #include "proto/broker.pb.h"
 
-#define VIRTIOFSD_BROKER_OPERATIONS(OP)        \
-  OP(Handshake, kHandshake, kReads)            \
-  OP(Lookup, kEntry, kReads)                   \
-  OP(Forget, RESULT_NOT_SET, kOneWay)          \
-  OP(BatchForget, RESULT_NOT_SET, kOneWay)     \
-  OP(Getattr, kAttr, kReads)                   \
-  OP(Setattr, kAttr, kModifies)                \
-  OP(Readlink, kReadlink, kReads)              \
-  OP(Symlink, kEntry, kModifies)               \
-  OP(Mknod, kEntry, kModifies)                 \
-  OP(Mkdir, kEntry, kModifies)                 \
-  OP(Unlink, kEmpty, kModifies)                \
-  OP(Rmdir, kEmpty, kModifies)                 \
-  OP(Rename, kEmpty, kModifies)                \
-  OP(Link, kEntry, kModifies)                  \
-  OP(Open, kOpen, kReads)                      \
-  OP(Create, kCreate, kModifies)               \
-  OP(Tmpfile, kCreate, kModifies)              \
-  OP(Release, kEmpty, kReads)                  \
-  OP(Flush, kEmpty, kReads)                    \
-  OP(Fsync, kEmpty, kReads)                    \
-  OP(Opendir, kOpendir, kReads)                \
-  OP(Readdir, kReaddir, kReads)                \
-  OP(Releasedir, kEmpty, kReads)               \
-  OP(Fsyncdir, kEmpty, kReads)                 \
-  OP(Statfs, kStatfs, kReads)                  \
-  OP(Access, kEmpty, kReads)                   \
-  OP(Setxattr, kEmpty, kModifies)              \
-  OP(Getxattr, kXattr, kReads)                 \
-  OP(Listxattr, kXattr, kReads)                \
-  OP(Removexattr, kEmpty, kModifies)           \
-  OP(Fallocate, kEmpty, kModifies)             \
-  OP(Lseek, kLseek, kReads)                    \
-  OP(CopyFileRange, kCopyFileRange, kModifies) \
-  OP(Syncfs, kEmpty, kReads)                   \
-  OP(Getlk, kGetlk, kReads)                    \
-  OP(Setlk, kEmpty, kReads)                    \
-  OP(Interrupt, RESULT_NOT_SET, kOneWay)       \
-  OP(Destroy, kEmpty, kReads)
+#define VIRTIOFSD_BROKER_OPERATIONS(OP)               \
+  OP(Handshake, kHandshake, kReads, kQuick)           \
+  OP(Lookup, kEntry, kReads, kQuick)                  \
+  OP(Forget, RESULT_NOT_SET, kOneWay, kQuick)         \
+  OP(BatchForget, RESULT_NOT_SET, kOneWay, kQuick)    \
+  OP(Getattr, kAttr, kReads, kQuick)                  \
+  OP(Setattr, kAttr, kModifies, kQuick)               \
+  OP(Readlink, kReadlink, kReads, kQuick)             \
+  OP(Symlink, kEntry, kModifies, kQuick)              \
+  OP(Mknod, kEntry, kModifies, kQuick)                \
+  OP(Mkdir, kEntry, kModifies, kQuick)                \
+  OP(Unlink, kEmpty, kModifies, kQuick)               \
+  OP(Rmdir, kEmpty, kModifies, kQuick)                \
+  OP(Rename, kEmpty, kModifies, kQuick)               \
+  OP(Link, kEntry, kModifies, kQuick)                 \
+  OP(Open, kOpen, kReads, kQuick)                     \
+  OP(Create, kCreate, kModifies, kQuick)              \
+  OP(Tmpfile, kCreate, kModifies, kQuick)             \
+  OP(Release, kEmpty, kReads, kQuick)                 \
+  OP(Flush, kEmpty, kReads, kQuick)                   \
+  OP(Fsync, kEmpty, kReads, kSlow)                    \
+  OP(Opendir, kOpendir, kReads, kQuick)               \
+  OP(Readdir, kReaddir, kReads, kQuick)               \
+  OP(Releasedir, kEmpty, kReads, kQuick)              \
+  OP(Fsyncdir, kEmpty, kReads, kSlow)                 \
+  OP(Statfs, kStatfs, kReads, kQuick)                 \
+  OP(Access, kEmpty, kReads, kQuick)                  \
+  OP(Setxattr, kEmpty, kModifies, kQuick)             \
+  OP(Getxattr, kXattr, kReads, kQuick)                \
+  OP(Listxattr, kXattr, kReads, kQuick)               \
+  OP(Removexattr, kEmpty, kModifies, kQuick)          \
+  OP(Fallocate, kEmpty, kModifies, kSlow)             \
+  OP(Lseek, kLseek, kReads, kQuick)                   \
+  OP(CopyFileRange, kCopyFileRange, kModifies, kSlow) \
+  OP(Syncfs, kEmpty, kReads, kSlow)                   \
+  OP(Getlk, kGetlk, kReads, kQuick)                   \
+  OP(Setlk, kEmpty, kReads, kQuick)                   \
+  OP(Interrupt, RESULT_NOT_SET, kOneWay, kQuick)      \
+  OP(Destroy, kEmpty, kReads, kQuick)
 
 namespace virtiofsd {
 
 enum class OpEffect { kReads, kModifies, kOneWay };
+enum class OpPace { kQuick, kSlow };
 
 struct OperationRule {
   proto::Request::OpCase op;
   proto::Reply::ResultCase result;
   OpEffect effect;
+  OpPace pace;
 };
 
 inline constexpr OperationRule kOperations[] = {
-#define VIRTIOFSD_OPERATION_RULE(name, result, effect) \
-  {proto::Request::k##name, proto::Reply::result, OpEffect::effect},
+#define VIRTIOFSD_OPERATION_RULE(name, result, effect, pace) \
+  {proto::Request::k##name, proto::Reply::result, OpEffect::effect, OpPace::pace},
     VIRTIOFSD_BROKER_OPERATIONS(VIRTIOFSD_OPERATION_RULE)
 #undef VIRTIOFSD_OPERATION_RULE
 };

@@ -1,9 +1,8 @@
 // Fuzzes the broker's request handling as a hostile frontend drives it: the input
-// is a sequence of frames (each: one length byte, then that many bytes), sent
-// after a handshake through a real socket pair to a real Server and FileSystem
-// serving a fresh temp dir. Aborts if a reply breaks the protocol, if a returned
-// fd is anything but a regular file, if anything outside the share changed, or
-// if an fd outlives the run.
+// is a sequence of frames (each: one length byte, then that many bytes of what
+// should be a RequestBatch), sent after a handshake through a real socket pair to a real Server and
+// FileSystem serving a fresh temp dir. Aborts if a reply breaks the protocol, if a returned fd is
+// anything but a regular file, if anything outside the share changed, or if an fd outlives the run.
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "broker/filesystem.h"
 #include "broker/server.h"
@@ -60,25 +60,44 @@ std::string Outside(const std::string& base) {
          std::to_string(st.st_nlink);
 }
 
-void CheckReply(Frame& frame) {
-  absl::StatusOr<BrokerResponse> response = DecodeReply(frame);
-  if (!response.ok()) abort();
-  if (!response->fd.valid()) return;
-  struct stat st;
-  if (fstat(response->fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) abort();
-  if (fcntl(response->fd.get(), F_GETFL) & O_PATH) abort();
+// Checks a frame of replies; returns how many it held.
+int CheckReplies(Frame& frame) {
+  absl::StatusOr<std::vector<BrokerResponse>> responses = DecodeReplies(frame);
+  if (!responses.ok()) abort();
+  for (const BrokerResponse& response : *responses) {
+    if (!response.fd.valid()) continue;
+    struct stat st;
+    if (fstat(response.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) abort();
+    if (fcntl(response.fd.get(), F_GETFL) & O_PATH) abort();
+  }
+  return static_cast<int>(responses->size());
 }
 
-// True when some frame of `input` is a request with an operation: inputs of pure
+// The replies the broker owes for a frame of `bytes`: one per request that gets
+// one, if the frame is a valid batch (else the broker ends the channel).
+int RepliesDue(const std::string& bytes) {
+  proto::RequestBatch batch;
+  if (!batch.ParseFromString(bytes)) return 0;
+  int due = 0;
+  for (const proto::Request& request : batch.requests()) {
+    if (request.op_case() == proto::Request::OP_NOT_SET) return 0;
+    if ((request.id() == 0) != IsOneWay(request.op_case())) return 0;
+    if (request.id() != 0) ++due;
+  }
+  return due;
+}
+
+// True when some frame of `input` holds a request with an operation: inputs of pure
 // garbage only test the framing (frame_decode_fuzzer does that) and are skipped,
 // which keeps the regression test's random inputs cheap.
 bool HasRequest(std::string_view input) {
   for (int i = 0; i < kMaxFrames && !input.empty(); ++i) {
     const size_t size = std::min<size_t>(static_cast<uint8_t>(input[0]), input.size() - 1);
-    proto::Request request;
-    if (request.ParseFromArray(input.data() + 1, static_cast<int>(size)) &&
-        request.op_case() != proto::Request::OP_NOT_SET) {
-      return true;
+    proto::RequestBatch batch;
+    if (batch.ParseFromArray(input.data() + 1, static_cast<int>(size))) {
+      for (const proto::Request& request : batch.requests()) {
+        if (request.op_case() != proto::Request::OP_NOT_SET) return true;
+      }
     }
     input.remove_prefix(1 + size);
   }
@@ -122,20 +141,16 @@ void RunOne(std::string_view input) {
       handshake.mutable_handshake()->set_version(proto::PROTOCOL_VERSION_CURRENT);
       Frame frame;
       if (!SendRequest(client, handshake).ok() || !client.Receive(frame).ok()) abort();
-      CheckReply(frame);
+      if (CheckReplies(frame) != 1) abort();
       for (int i = 0; i < kMaxFrames && !input.empty(); ++i) {
         const size_t size = std::min<size_t>(static_cast<uint8_t>(input[0]), input.size() - 1);
         const std::string bytes(input.substr(1, size));
         input.remove_prefix(1 + size);
         if (bytes.empty()) continue;
-        proto::Request request;
-        const bool expect_reply = request.ParseFromString(bytes) &&
-                                  request.op_case() != proto::Request::OP_NOT_SET &&
-                                  !IsOneWay(request.op_case()) && request.id() != 0;
+        int due = RepliesDue(bytes);
         if (!client.Send(bytes).ok()) break;
-        if (!expect_reply) continue;
-        if (!client.Receive(frame).ok()) break;
-        CheckReply(frame);
+        while (due > 0 && client.Receive(frame).ok()) due -= CheckReplies(frame);
+        if (due > 0) break;
       }
       client.Shutdown();
       serving.join();

@@ -1,6 +1,6 @@
 // Fuzzes what the channel does with a frame from a hostile peer: the bytes and a
 // number of fds go through a real socketpair into FrameSocket::Receive() and then
-// DecodeRequest() or DecodeReply(). Input layout: byte 0 = (fd count << 1) |
+// DecodeRequests() or DecodeReplies(). Input layout: byte 0 = (fd count << 1) |
 // direction, the rest = frame bytes. Aborts if any fd outlives the decoding.
 
 #include <fcntl.h>
@@ -49,11 +49,21 @@ void DecodeOne(std::string_view input) {
     Frame frame;
     if (!pair->second.Receive(frame).ok()) abort();
     if (as_reply) {
-      absl::StatusOr<BrokerResponse> response = DecodeReply(frame);
-      if (response.ok() && response->fd.valid() != (ReplyFdCount(response->reply) == 1)) abort();
+      absl::StatusOr<std::vector<BrokerResponse>> responses = DecodeReplies(frame);
+      if (responses.ok()) {
+        if (responses->empty()) abort();
+        for (const BrokerResponse& response : *responses) {
+          if (response.fd.valid() != (ReplyFdCount(response.reply) == 1)) abort();
+        }
+      }
     } else {
-      absl::StatusOr<proto::Request> request = DecodeRequest(frame);
-      if (request.ok() && request->op_case() == proto::Request::OP_NOT_SET) abort();
+      absl::StatusOr<proto::RequestBatch> batch = DecodeRequests(frame);
+      if (batch.ok()) {
+        if (batch->requests().empty()) abort();
+        for (const proto::Request& request : batch->requests()) {
+          if (request.op_case() == proto::Request::OP_NOT_SET) abort();
+        }
+      }
     }
   }
   if (LowestFreeFd() != free_before) abort();
