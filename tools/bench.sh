@@ -254,9 +254,9 @@ EOF
   of small files (with sync), list it with every file's attributes (`ls -lnR`: busybox find
   has no `-ls`), remove it. Under TCG the guest's own work is emulated: read them as ratios.
 - File data never crosses the channel between our two processes (the broker hands the
-  frontend the open file), so READ and WRITE should stay near C; every metadata request
-  pays a round trip between the frontend and the broker, most of a GETATTR at depth 1 on
-  small hosts, and pipelining at depth 16 hides part of it.
+  frontend the open file), so READ and WRITE should stay near C; metadata requests pay a
+  round trip between the frontend and the broker: at depth 1 one each (most of a GETATTR on
+  small hosts), at depth 16 one per batch (the requests of one kick travel in one frame).
 
 ## Results
 
