@@ -28,8 +28,6 @@ constexpr absl::Duration kPollBound = absl::Microseconds(50);
 // After polling found nothing within the bound, requests served before polling
 // is tried again.
 constexpr int kRequestsBeforeTryingAgain = 256;
-// Replies of one batch sent together while the rest of the batch is served.
-constexpr size_t kRepliesPerFrame = 8;
 
 }  // namespace
 

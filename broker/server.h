@@ -36,6 +36,9 @@ namespace virtiofsd {
 
 class Server {
  public:
+  // Replies of one batch sent together while the rest of the batch is served.
+  static constexpr size_t kRepliesPerFrame = 8;
+
   // `socket` and `fs` must outlive the server.
   Server(FrameSocket& socket, FileSystem& fs, int threads);
 

@@ -2,14 +2,18 @@
 // hand: the handshake comes first and only once, a malformed frame or a frame
 // with fds ends the channel (Run() returns kInvalidArgument), closing the
 // channel ends Run() with OK, and a caller id the kernel would read as
-// "unchanged" is refused.
+// "unchanged" is refused. A batch is checked whole before any of it is served,
+// served in order, and answered in frames of at most Server::kRepliesPerFrame.
 
 #include "broker/server.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "broker/testing/test_broker.h"
 #include "common/channel/broker_wire.h"
@@ -129,6 +133,85 @@ TEST_F(ServerTest, CallerIdsMeaningUnchangedAreRefused) {
   getattr.mutable_caller()->set_uid(0);
   getattr.mutable_caller()->set_gid(~0u);
   EXPECT_EQ(Call(getattr).error(), EINVAL);
+}
+
+proto::Request Mkdir(uint64_t id, const std::string& name) {
+  proto::Request request;
+  request.set_id(id);
+  request.mutable_mkdir()->set_parent(1);
+  request.mutable_mkdir()->set_name(name);
+  request.mutable_mkdir()->set_mode(0755);
+  return request;
+}
+
+proto::Request Lookup(uint64_t id, const std::string& name) {
+  proto::Request request;
+  request.set_id(id);
+  request.mutable_lookup()->set_parent(1);
+  request.mutable_lookup()->set_name(name);
+  return request;
+}
+
+proto::Request Rmdir(uint64_t id, const std::string& name) {
+  proto::Request request;
+  request.set_id(id);
+  request.mutable_rmdir()->set_parent(1);
+  request.mutable_rmdir()->set_name(name);
+  return request;
+}
+
+TEST_F(ServerTest, ABatchIsServedInOrder) {
+  EXPECT_EQ(Call(Handshake()).error(), 0);
+  BatchFrame batch;
+  for (const proto::Request& request :
+       {Mkdir(2, "d"), Lookup(3, "d"), Rmdir(4, "d"), Lookup(5, "d")}) {
+    ASSERT_THAT(batch.Append(request), IsOkAndHolds(true));
+  }
+  ASSERT_OK(batch.Send(*client_));
+  Frame frame;
+  ASSERT_OK(client_->Receive(frame));
+  ASSERT_OK_AND_ASSIGN(std::vector<BrokerResponse> replies, DecodeReplies(frame));
+  ASSERT_EQ(replies.size(), 4u);
+  EXPECT_EQ(replies[0].reply.error(), 0);
+  EXPECT_EQ(replies[1].reply.error(), 0);  // after the mkdir
+  EXPECT_EQ(replies[2].reply.error(), 0);
+  EXPECT_EQ(replies[3].reply.error(), ENOENT);  // after the rmdir
+}
+
+TEST_F(ServerTest, ALongBatchIsAnsweredInFramesOfAtMostKRepliesPerFrame) {
+  EXPECT_EQ(Call(Handshake()).error(), 0);
+  constexpr int kRequests = 2 * Server::kRepliesPerFrame + 3;
+  BatchFrame batch;
+  for (int i = 0; i < kRequests; ++i) {
+    proto::Request getattr;
+    getattr.set_id(2 + i);
+    getattr.mutable_getattr()->set_node(1);
+    ASSERT_THAT(batch.Append(getattr), IsOkAndHolds(true));
+  }
+  ASSERT_OK(batch.Send(*client_));
+  std::vector<size_t> frame_sizes;
+  uint64_t next_id = 2;
+  for (int replies = 0; replies < kRequests;) {
+    Frame frame;
+    ASSERT_OK(client_->Receive(frame));
+    ASSERT_OK_AND_ASSIGN(std::vector<BrokerResponse> responses, DecodeReplies(frame));
+    for (const BrokerResponse& response : responses) EXPECT_EQ(response.reply.id(), next_id++);
+    frame_sizes.push_back(responses.size());
+    replies += responses.size();
+  }
+  EXPECT_EQ(frame_sizes,
+            std::vector<size_t>({Server::kRepliesPerFrame, Server::kRepliesPerFrame, 3}));
+}
+
+TEST_F(ServerTest, ABatchWithOneBadRequestEndsTheChannelBeforeAnyOfItRuns) {
+  EXPECT_EQ(Call(Handshake()).error(), 0);
+  BatchFrame batch;
+  ASSERT_THAT(batch.Append(Mkdir(2, "made")), IsOkAndHolds(true));
+  ASSERT_THAT(batch.Append(Lookup(0, "made")), IsOkAndHolds(true));  // needs an id
+  ASSERT_OK(batch.Send(*client_));
+  EXPECT_THAT(Finish(), StatusIs(absl::StatusCode::kInvalidArgument));
+  struct stat st;
+  EXPECT_NE(stat(tmp_.Path("made").c_str(), &st), 0) << "the batch's first request ran";
 }
 
 }  // namespace
