@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -36,7 +37,12 @@ std::unique_ptr<FuseCall> FuseCall::Decode(PendingChain pending) {
 
 FuseCall::~FuseCall() {
   if (!done) ReplyError(EIO);
-  if (on_end) on_end();
+}
+
+void FuseCall::Finish(uint32_t written) {
+  done = true;
+  if (on_end) std::exchange(on_end, nullptr)();
+  chain.Complete(written);
 }
 
 std::optional<std::string_view> FuseCall::String() {
@@ -48,7 +54,6 @@ std::optional<std::string_view> FuseCall::String() {
 }
 
 void FuseCall::Reply(int error, std::initializer_list<std::string_view> parts) {
-  done = true;
   ChainCursor out(chain.chain().writable);
   size_t payload = 0;
   if (error == 0) {
@@ -57,7 +62,7 @@ void FuseCall::Reply(int error, std::initializer_list<std::string_view> parts) {
   if (out.remaining() < sizeof(fuse_out_header)) {
     VFSD_LOG(kWarn, "FUSE request %llu (opcode %u): no room for a reply; dropped",
              static_cast<unsigned long long>(in.unique), in.opcode);
-    chain.Complete(0);
+    Finish(0);
     return;
   }
   if (sizeof(fuse_out_header) + payload > out.remaining()) {
@@ -72,13 +77,10 @@ void FuseCall::Reply(int error, std::initializer_list<std::string_view> parts) {
   if (error == 0) {
     for (std::string_view part : parts) out.CopyIn(part.data(), part.size());
   }
-  chain.Complete(header.len);
+  Finish(header.len);
 }
 
-void FuseCall::NoReply() {
-  done = true;
-  chain.Complete(0);
-}
+void FuseCall::NoReply() { Finish(0); }
 
 void FuseCall::Malformed(std::string_view what) {
   VFSD_LOG(kWarn, "FUSE request %llu (opcode %u): %s", static_cast<unsigned long long>(in.unique),
@@ -89,8 +91,7 @@ void FuseCall::Malformed(std::string_view what) {
 void FuseCall::ReplyWritten(const IovecList& header, size_t data_bytes) {
   fuse_out_header reply{static_cast<uint32_t>(sizeof(fuse_out_header) + data_bytes), 0, in.unique};
   ChainCursor(header).CopyIn(&reply, sizeof(reply));
-  done = true;
-  chain.Complete(reply.len);
+  Finish(reply.len);
 }
 
 }  // namespace virtiofsd

@@ -86,8 +86,14 @@ struct FuseCall {
   size_t pos = 0;
   IovecList write_data;  // WRITE's payload, still in guest memory.
   bool done = false;
-  // Runs last, however the call ended (SETLKW's lock-wait bookkeeping).
+  // Runs once, however the call ends, just before the guest can see the reply
+  // (SETLKW's lock-wait bookkeeping): once a request is answered, nothing of it
+  // touches the session any more.
   absl::AnyInvocable<void()> on_end;
+
+ private:
+  // Marks the call answered, runs on_end, then returns the chain to the guest.
+  void Finish(uint32_t written);
 };
 
 }  // namespace virtiofsd

@@ -102,6 +102,24 @@ TEST_F(FuseCallTest, CallDroppedWithoutReplyAnswersEioAndRunsOnEnd) {
   EXPECT_EQ(harness_.Wait(ticket).error, EIO);
 }
 
+// Once the guest has its reply, nothing of the call may touch the session any
+// more (it may be gone): on_end runs before the chain completes, not when the
+// call object is destroyed later.
+TEST_F(FuseCallTest, OnEndRunsBeforeTheGuestSeesTheReply) {
+  for (int way = 0; way < 3; ++way) {
+    int ticket;
+    auto call = Decode({.opcode = FUSE_GETATTR}, ticket);
+    ASSERT_NE(call, nullptr);
+    bool replied_before_end = true;
+    call->on_end = [&] { replied_before_end = harness_.Done(ticket); };
+    if (way == 0) call->Reply(0);
+    if (way == 1) call->ReplyError(EINTR);
+    if (way == 2) call->NoReply();
+    EXPECT_FALSE(replied_before_end) << "way " << way;
+    EXPECT_TRUE(harness_.Done(ticket));
+  }
+}
+
 TEST_F(FuseCallTest, NoReplyCompletesWithNothingWritten) {
   int ticket;
   auto call = Decode({.opcode = FUSE_FORGET, .args = Arg(fuse_forget_in{1})}, ticket);
